@@ -1,0 +1,94 @@
+# Re-deriving CAR T-failure studies from simulated cohorts.  `make` lists the targets.
+# Set-up and run everything:  make all        Run the tests:  make test
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+SEED       ?=
+REPLICATES ?=
+NB         ?=
+P          ?=
+
+# Deterministic runs: fixed hash seed, one BLAS thread, the venv's own kernel.
+export PYTHONHASHSEED := 0
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export JUPYTER_PREFER_ENV_PATH := 1
+export MPLCONFIGDIR := $(CURDIR)/.mplconfig
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+RUN_PARAMS := $(if $(SEED),seed=$(SEED)) $(if $(REPLICATES),replicates=$(REPLICATES)) $(P)
+NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate refresh lab lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@echo "  parameters: SEED=<int>=0> REPLICATES=<int>=1> NB=<notebook> P='name=value ...'"
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo "Creating $(VENV) (uv if present, else pip) ..."
+	@if command -v uv >/dev/null 2>&1; then \
+	  uv venv --quiet --python python3.11 $(VENV) && \
+	  VIRTUAL_ENV=$(VENV) uv pip sync --quiet --require-hashes requirements.lock && \
+	  VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e . ; \
+	else \
+	  python3 -m venv $(VENV) && \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock && \
+	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
+	fi
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the project's virtual environment (.venv) from the pinned lock
+
+all: $(STAMP) ## set up if needed, run every notebook, write reports/ (tables, figures, HTML)
+	@$(PY) -m helpers.runner all $(RUN_PARAMS)
+	@$(PY) -m helpers.report
+	@echo "Done: open reports/index.html"
+
+notebook: $(STAMP) ## run one notebook: make notebook NB=20 [SEED=..] [REPLICATES=..] [P='name=value']
+	@test -n "$(NB)" || { echo "error: give NB=<number or name>; make list-notebooks lists them" >&2; exit 2; }
+	@$(PY) -m helpers.runner notebook $(NB) $(RUN_PARAMS)
+
+help-notebook: $(STAMP) ## list one notebook's parameters: make help-notebook NB=20
+	@$(PY) -m helpers.runner help-notebook $(NB)
+
+test: $(STAMP) ## unit tests, then nbval over the committed notebooks (fails if any is stale)
+	@$(PY) -m pytest -q tests
+	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
+
+unit: $(STAMP) ## unit tests only
+	@$(PY) -m pytest -q tests
+
+nbval: $(STAMP) ## nbval over the committed notebooks only
+	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
+
+lint: $(STAMP) ## ruff over the code and the notebooks
+	@$(PY) -m ruff check src tests notebooks benchmarks
+
+bench: $(STAMP) ## time the replication engine against a plain lifelines loop -> reports/bench.json
+	@$(PY) benchmarks/bench_engine.py
+
+calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibrated/ (slow)
+	@$(PY) -m helpers.calibrate all
+
+validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> reports/validation
+	@$(PY) -m pytest -q -m slow tests
+
+refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies
+	@$(PY) -m helpers.runner refresh
+
+lab: $(STAMP) ## open JupyterLab on notebooks/
+	@$(VENV)/bin/jupyter lab notebooks
+
+lock: ## recompile requirements.lock (with hashes) from requirements.in
+	@command -v uv >/dev/null 2>&1 || { echo "error: make lock needs uv (pip install uv)" >&2; exit 2; }
+	@uv pip compile requirements.in --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+
+clean: ## remove generated output (reports/) and caches; keeps .venv
+	rm -rf reports .mplconfig .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,89 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · The ledger: every number the four papers print
+#
+# **Reproduces:** nothing yet: this is the reader's first stop. It loads every printed number
+# of every claim (JAIN-01 … JAIN-12, FIG-01 … FIG-11, DES-01 … DES-20, VEN-01 … VEN-05) from
+# `data/reported/`, validates it against one schema, and shows it per paper with where it was
+# printed.
+#
+# | paper | citation | DOI |
+# |---|---|---|
+# | Jain et al. 2021 | Blood 137(19):2621-2633 | 10.1182/blood.2020007445 |
+# | Figura et al. 2021 | Int J Radiat Oncol Biol Phys 111(5):1145-1154 | 10.1016/j.ijrobp.2021.06.038 |
+# | Di Blasi et al. 2022 (DESCAR-T) | Blood 140(24):2584-2593 | 10.1182/blood.2022016945 |
+# | Ventin et al. 2023 | JAMA Oncol (review) | 10.1001/jamaoncol.2023.4504 |
+
+# %% tags=["parameters"]
+seed = 20221208  # not used here; every notebook takes the same two parameters
+replicates = 200  # not used here
+
+# %%
+from helpers import ledger, notebook
+
+rng = notebook.start(seed, replicates)
+
+# %% [markdown]
+# Loading validates each file: a missing claim, a repeated item or a CI whose bounds are
+# reversed stops here with a message naming the file, the claim and the field. Numbers stay as
+# printed (`printed`, `lo_printed`, `hi_printed`, `p_printed`); `value`, `lo`, `hi` and `p` are
+# their parsed forms, empty when the token is not a number ("NR", or a typo).
+
+# %%
+reported = ledger.load_all()
+reported.groupby("paper", sort=False).agg(claims=("claim_id", "nunique"), items=("item", "size"))
+
+# %% [markdown]
+# Every claim ID of the project's claims index has an entry, and tokens that do not parse are
+# listed rather than repaired. The audit notebook (01) checks whether they agree with each other.
+
+# %%
+index = ledger.claims_index()
+missing = {p: sorted(set(ids) - set(reported.claim_id)) for p, ids in index.items()}
+assert not any(missing.values()), missing
+reported.loc[reported.malformed.notna(), ["claim_id", "item", "printed", "lo_printed", "hi_printed", "malformed"]]
+
+# %% [markdown]
+# ## The ledger, paper by paper
+# The columns a reader needs to find each number in the paper: the claim, the item, the
+# printed token(s) and where it was printed.
+
+# %%
+SHOWN = ["claim_id", "item", "quantity", "printed", "lo_printed", "hi_printed", "p_printed", "n", "where"]
+
+
+def show(paper):
+    df = reported.loc[reported.paper == paper, SHOWN].copy()
+    df["n"] = df["n"].map(lambda x: "" if x != x else f"{x:.0f}")
+    return df.fillna("").set_index(["claim_id", "item"])
+
+
+show("descart")
+
+# %%
+show("figura")
+
+# %%
+show("jain")
+
+# %%
+show("ventin")
+
+# %% [markdown]
+# ## Versions
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+notebook.watermark()

@@ -1,0 +1,83 @@
+"""Assumed values: numbers a paper does not give, each labelled, justified and movable.
+
+One YAML file per paper under ``data/assumed/``. Each entry::
+
+    ldh_high_share:
+      value: 0.389
+      range: [0.30, 0.50]          # what a sensitivity analysis moves it across
+      why: "one line: why this value"
+      source: "Dean et al. 2020, Blood Adv 4(14):3268 (external)"   # or "assumption"
+
+``load(paper)`` returns ``{name: value}``; ``table(paper)`` the full entries for display.
+A notebook overrides an entry by passing ``overrides={name: value}``; an unknown name is an
+error, so a typo cannot silently leave the default in force.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+
+
+class AssumptionError(ValueError):
+    """An assumed-parameter file is missing or malformed, or an override names no assumption."""
+
+
+class Assumption(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float | int | str | list[float]
+    range: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    why: str = Field(min_length=5)
+    source: str = Field(min_length=3)
+    unit: str | None = None
+
+
+def entries(paper: str) -> dict[str, Assumption]:
+    path = paths.ASSUMED / f"{paper}.yaml"
+    if not path.exists():
+        raise AssumptionError(f"{path}: file not found; restore it with `git checkout -- {path}`")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise AssumptionError(f"{path.name}: not valid YAML ({exc})") from exc
+    out = {}
+    for name, entry in raw.items():
+        try:
+            out[name] = Assumption.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"]) or "entry"
+            raise AssumptionError(f"{path.name}: assumption {name}, field {field}: {err['msg']}") from None
+        rng = out[name].range
+        if rng and rng[0] > rng[1]:
+            raise AssumptionError(f"{path.name}: assumption {name}: range {rng} has low > high")
+    return out
+
+
+def load(paper: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Assumed values by name, with ``overrides`` applied (unknown names are an error)."""
+    values = {name: a.value for name, a in entries(paper).items()}
+    for name, value in (overrides or {}).items():
+        if name not in values:
+            raise AssumptionError(
+                f"no assumption named {name!r} for {paper}; known: {', '.join(sorted(values))}"
+            )
+        values[name] = value
+    return values
+
+
+def table(paper: str) -> pd.DataFrame:
+    """The assumptions of a paper, for display: value, sensitivity range, why, source."""
+    rows = [
+        {"assumption": name, "value": a.value, "unit": a.unit or "",
+         "range": "" if a.range is None else f"{a.range[0]:g} to {a.range[1]:g}",
+         "why": a.why, "source": a.source}
+        for name, a in entries(paper).items()
+    ]  # fmt: skip
+    return pd.DataFrame(rows).set_index("assumption")

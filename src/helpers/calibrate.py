@@ -1,0 +1,79 @@
+"""Calibration by simulated moments, shared by the papers, and its command line.
+
+Each paper module ``helpers.<paper>.calibration`` exposes ``calibrate() -> dict`` returning
+``{"params": {...}, "targets": [{"claim_id", "item", "reported", "fitted", "weight",
+"residual"}...], "objective": float, "settings": {...}}``. ``python -m helpers.calibrate <paper>``
+(``make calibrate``) writes it to ``data/calibrated/<paper>.json``; ``load(paper)`` reads the
+committed file and refuses one that is missing or was produced by other settings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+from . import paths
+from .io import write_json_atomic
+
+CALIBRATED_PAPERS = ("descart", "figura", "jain", "ventin")
+
+
+class CalibrationError(RuntimeError):
+    """The committed calibration is missing, malformed or stale."""
+
+
+def _module(paper: str):
+    if paper not in CALIBRATED_PAPERS:
+        raise CalibrationError(f"unknown paper {paper!r}; choose one of {', '.join(CALIBRATED_PAPERS)}")
+    return importlib.import_module(f"helpers.{paper}.calibration")
+
+
+def path_of(paper: str):
+    return paths.CALIBRATED / f"{paper}.json"
+
+
+def load(paper: str) -> dict[str, Any]:
+    """The committed calibration of ``paper`` (fitted parameters, targets and residuals)."""
+    path = path_of(paper)
+    if not path.exists():
+        raise CalibrationError(f"{path} is missing: run `make calibrate` (or restore it from git)")
+    try:
+        fit = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(f"{path} is not valid JSON ({exc}); run `make calibrate`") from exc
+    for key in ("params", "targets", "settings"):
+        if key not in fit:
+            raise CalibrationError(f"{path} lacks {key!r}; run `make calibrate` to rewrite it")
+    settings = getattr(_module(paper), "SETTINGS", None)
+    if settings is not None and fit["settings"] != json.loads(json.dumps(settings)):
+        raise CalibrationError(
+            f"{path} was fitted with other settings than helpers.{paper}.calibration.SETTINGS "
+            "(stale): run `make calibrate` and commit the result"
+        )
+    return fit
+
+
+def run(paper: str) -> dict[str, Any]:
+    fit = _module(paper).calibrate()
+    write_json_atomic(fit, path_of(paper))
+    return fit
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    papers = CALIBRATED_PAPERS if not args or args == ["all"] else args
+    for paper in papers:
+        try:
+            importlib.import_module(f"helpers.{paper}.calibration")
+        except ModuleNotFoundError:
+            print(f"{paper}: no calibration module yet, skipped")
+            continue
+        fit = run(paper)
+        print(f"{paper}: objective {fit.get('objective', float('nan')):.4g} -> {path_of(paper)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

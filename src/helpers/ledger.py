@@ -1,0 +1,253 @@
+"""The ledger: every number of every claim, as printed, loaded through one schema.
+
+One YAML file per paper under ``data/reported/`` (see ``data/reported/README.md`` for the
+format). Scalars are read as strings (YAML ``BaseLoader``) so that "2.60" keeps its trailing
+zero; ``helpers.tokens`` parses them. ``data/reported/claims_index.yaml`` lists every claim ID
+the project must cover; a paper file that misses one, repeats one or adds an unknown one is
+refused with a message naming the file, the claim and the field.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import paths, tokens
+
+PAPERS = ("jain", "figura", "descart", "ventin")
+PREFIX = {"jain": "JAIN", "figura": "FIG", "descart": "DES", "ventin": "VEN"}
+
+Quantity = Literal[
+    "count",  # a number of patients, lesions, events
+    "n",  # a sample or cohort size
+    "percent",  # a percentage (0-100), with its count and denominator where printed
+    "median",  # a Kaplan-Meier or sample median (months unless ``unit`` says otherwise)
+    "followup",  # median follow-up
+    "range",  # minimum-maximum of a sample (value = lo-hi midpoint not used; lo, hi given)
+    "landmark_survival",  # % event-free at ``time``
+    "landmark_event",  # % with the event by ``time``
+    "HR",
+    "OR",
+    "P",
+    "fold_change",
+    "correlation",
+    "qualitative",  # a direction or association with no number
+]
+RATIO_QUANTITIES = {"HR", "OR", "fold_change"}
+
+
+class LedgerError(ValueError):
+    """A reported-parameter file is missing or malformed; the message names file, claim, field."""
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    item: str = Field(pattern=r"^[a-z0-9_]+$")
+    quantity: Quantity
+    where: str = Field(min_length=3)  # abstract, section, table or figure
+    value: str | None = None
+    lo: str | None = None
+    hi: str | None = None
+    p: str | None = None
+    n: str | None = None  # denominator or group size, as printed (or as stated in the text)
+    count: str | None = None  # numerator of a percentage, as printed
+    time: str | None = None  # landmark time
+    unit: str | None = None  # months, days, %, per unit of ...
+    group: str | None = None  # subgroup the number belongs to
+    direction: str | None = None  # for qualitative items: the claimed direction
+    same_as: str | None = None  # "CLAIM-ID/item" printed elsewhere for the same quantity
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Item:
+        if self.quantity != "qualitative" and self.value is None and self.p is None:
+            raise ValueError("a numeric item needs `value` (or `p` for a bare P value)")
+        if self.quantity == "qualitative" and not self.direction:
+            raise ValueError("a qualitative item needs `direction`")
+        lo, hi = tokens.value_of(self.lo), tokens.value_of(self.hi)
+        if lo is not None and hi is not None and lo > hi:
+            raise ValueError(
+                f"CI lower bound {self.lo!r} exceeds upper bound {self.hi!r}; "
+                "swap them if this is a data-entry slip, or add a `note` and enter the bound as printed in `value`"
+            )
+        return self
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    claim_id: str = Field(pattern=r"^[A-Z]+-\d{2}$")
+    claim: str = Field(min_length=3)
+    items: list[Item] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _unique_items(cls, items: list[Item]) -> list[Item]:
+        seen = [i.item for i in items]
+        dup = sorted({s for s in seen if seen.count(s) > 1})
+        if dup:
+            raise ValueError(f"item slugs repeated: {', '.join(dup)}")
+        return items
+
+
+class Relation(BaseModel):
+    """A relation between printed numbers that the audit checks (see ``helpers.audit``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["sum", "subset", "pooled_median", "landmark_median", "same_quantity"]
+    items: list[str] = Field(min_length=1)  # "CLAIM-ID/item" references
+    total: str | None = None  # for sum and subset: the whole
+    note: str | None = None
+
+
+class PaperLedger(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paper: str
+    citation: str
+    doi: str
+    source: str  # which text the numbers were read from
+    claims: list[Claim]
+    relations: list[Relation] = []
+
+
+def _yaml(path: Path) -> dict:
+    if not path.exists():
+        raise LedgerError(f"{path}: file not found. Restore it from git (`git checkout -- {path.name}`).")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.load(fh, Loader=yaml.BaseLoader)  # every scalar stays a string
+    except yaml.YAMLError as exc:
+        raise LedgerError(f"{path}: not valid YAML ({exc}). Fix the syntax at the line shown.") from exc
+    if not isinstance(data, dict):
+        raise LedgerError(f"{path}: expected a mapping with keys paper, citation, doi, source, claims")
+    return data
+
+
+def _locate(data: dict, loc: tuple) -> str:
+    """Turn a pydantic error location into 'claim DES-15, item pfs2_hr_ldh, field hi'."""
+    parts, node = [], data
+    for key in loc:
+        if isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+            if isinstance(node, dict) and "claim_id" in node:
+                parts.append(f"claim {node['claim_id']}")
+            elif isinstance(node, dict) and "item" in node:
+                parts.append(f"item {node['item']}")
+            else:
+                parts.append(f"entry {key + 1}")
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+            if key not in ("claims", "items", "relations"):
+                parts.append(f"field {key}")
+        else:
+            parts.append(f"field {key}")
+    return ", ".join(parts) or "top level"
+
+
+def claims_index() -> dict[str, list[str]]:
+    """Claim IDs the project must cover, per paper (a project copy of the claims list)."""
+    data = _yaml(paths.REPORTED / "claims_index.yaml")
+    return {paper: [c["claim_id"] for c in data[paper]] for paper in PAPERS}
+
+
+def claim_texts() -> dict[str, str]:
+    data = _yaml(paths.REPORTED / "claims_index.yaml")
+    return {c["claim_id"]: c["claim"] for paper in PAPERS for c in data[paper]}
+
+
+def load_paper(paper: str, path: Path | None = None) -> PaperLedger:
+    """Load and validate one paper's ledger; raise ``LedgerError`` naming what is wrong."""
+    if paper not in PAPERS:
+        raise LedgerError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
+    path = path or paths.REPORTED / f"{paper}.yaml"
+    data = _yaml(path)
+    try:
+        ledger = PaperLedger.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise LedgerError(f"{path.name}: {_locate(data, err['loc'])}: {err['msg']}") from None
+    ids = [c.claim_id for c in ledger.claims]
+    expected = claims_index()[paper]
+    problems = []
+    if dup := sorted({i for i in ids if ids.count(i) > 1}):
+        problems.append(f"claim {', '.join(dup)} entered twice; merge the entries")
+    if missing := [i for i in expected if i not in ids]:
+        problems.append(f"claim {', '.join(missing)} missing; add an entry for each claim in claims_index.yaml")
+    if unknown := [i for i in ids if i not in expected]:
+        problems.append(f"claim {', '.join(unknown)} not in claims_index.yaml; fix the ID or add it to the index")
+    known = {f"{c.claim_id}/{i.item}" for c in ledger.claims for i in c.items}
+    for rel in ledger.relations:
+        for ref in [*rel.items, *([rel.total] if rel.total else [])]:
+            if ref not in known:
+                problems.append(f"relation {rel.kind} refers to {ref}, which is not an item of this file")
+    for c in ledger.claims:
+        for i in c.items:
+            if i.same_as and i.same_as not in known:
+                problems.append(f"claim {c.claim_id}, item {i.item}, field same_as: {i.same_as} is not an item")
+    if problems:
+        raise LedgerError(f"{path.name}: " + "; ".join(problems))
+    return ledger
+
+
+LEDGER_COLUMNS = [
+    "paper", "claim_id", "item", "quantity", "printed", "value", "lo_printed", "lo", "hi_printed",
+    "hi", "p_printed", "p", "p_relation", "n", "count", "time", "unit", "group", "where",
+    "malformed", "note",
+]  # fmt: skip
+
+
+def to_frame(ledger: PaperLedger) -> pd.DataFrame:
+    """One row per item: printed tokens beside their parsed values (None where not numeric)."""
+    rows = []
+    for claim in ledger.claims:
+        for it in claim.items:
+            p_tok = tokens.parse(it.p)
+            bad = [
+                f for f in ("value", "lo", "hi", "p", "n", "count")
+                if (t := tokens.parse(getattr(it, f))) is not None and t.status == "malformed"
+            ]  # fmt: skip
+            rows.append({
+                "paper": ledger.paper, "claim_id": claim.claim_id, "item": it.item,
+                "quantity": it.quantity, "printed": it.value, "value": tokens.value_of(it.value),
+                "lo_printed": it.lo, "lo": tokens.value_of(it.lo),
+                "hi_printed": it.hi, "hi": tokens.value_of(it.hi),
+                "p_printed": it.p, "p": tokens.value_of(it.p),
+                "p_relation": p_tok.relation if p_tok is not None else None,
+                "n": tokens.value_of(it.n), "count": tokens.value_of(it.count),
+                "time": tokens.value_of(it.time), "unit": it.unit, "group": it.group,
+                "where": it.where, "malformed": ",".join(bad) or None, "note": it.note,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+
+
+@cache
+def _cached_frame(paper: str) -> pd.DataFrame:
+    return to_frame(load_paper(paper))
+
+
+def frame(paper: str) -> pd.DataFrame:
+    """The validated ledger of one paper as a DataFrame (a copy; safe to modify)."""
+    return _cached_frame(paper).copy()
+
+
+def load_all() -> pd.DataFrame:
+    """All four papers' ledgers, validated, in one DataFrame."""
+    return pd.concat([frame(p) for p in PAPERS], ignore_index=True)
+
+
+def lookup(paper: str, ref: str) -> pd.Series:
+    """The ledger row of 'CLAIM-ID/item'."""
+    df = frame(paper)
+    claim_id, item = ref.split("/")
+    hit = df[(df.claim_id == claim_id) & (df.item == item)]
+    if hit.empty:
+        raise LedgerError(f"{paper}.yaml has no item {ref}")
+    return hit.iloc[0]

@@ -1,0 +1,118 @@
+"""The replication engine: how much would each re-derived number vary between same-size studies?
+
+A paper supplies two functions:
+
+- ``simulate(rng) -> cohort``: one cohort at the study's own size, all randomness from ``rng``;
+- ``analyse(cohorts) -> DataFrame``: a *batch* of cohorts -> long rows with columns
+  ``rep`` (0-based index within the batch), ``claim_id``, ``item``, ``estimate`` and, where
+  the item has them, ``lo``, ``hi``, ``p``. Batching lets the numpy kernels in
+  ``helpers.kernels`` fit all cohorts of a chunk at once.
+
+``run`` draws ``replicates`` cohorts, each from its own generator spawned from the notebook's
+seed (``numpy.random.SeedSequence``), in fixed-size chunks; chunks are spread over worker
+processes with joblib. Because the chunking does not depend on the worker count and each
+replicate has its own stream, the draws are identical serial or parallel.
+``summarise`` turns the draws into the Monte Carlo columns of the results rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from .params import check_replicates, check_seed
+from .results import NULL_VALUE
+
+CHUNK = 50  # replicates per batch: large enough to amortise numpy overhead, small for memory
+DRAW_COLUMNS = ["rep", "claim_id", "item", "estimate", "lo", "hi", "p"]
+
+Simulate = Callable[[np.random.Generator], Any]
+Analyse = Callable[[Sequence[Any]], pd.DataFrame]
+
+
+def replicate_generators(seed: int, replicates: int) -> list[np.random.Generator]:
+    """One independent generator per replicate, spawned from the seed."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(replicates)]
+
+
+def _run_chunk(simulate: Simulate, analyse: Analyse, seeds: list[np.random.SeedSequence],
+               first: int) -> pd.DataFrame:  # fmt: skip
+    cohorts = [simulate(np.random.default_rng(s)) for s in seeds]
+    draws = analyse(cohorts)
+    missing = [c for c in ("rep", "claim_id", "item", "estimate") if c not in draws]
+    if missing:
+        raise ValueError(f"analyse() must return columns rep, claim_id, item, estimate; lacks {missing}")
+    draws = draws.reindex(columns=DRAW_COLUMNS)
+    draws["rep"] = draws["rep"].astype(int) + first
+    return draws
+
+
+def default_workers() -> int:
+    """Worker processes: CART_WORKERS if set, else the machine's cores (at most 2 here)."""
+    return int(os.environ.get("CART_WORKERS", min(os.cpu_count() or 1, 4)))
+
+
+def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
+        n_jobs: int | None = None, progress: bool = True, desc: str = "replicates") -> pd.DataFrame:  # fmt: skip
+    """Draw ``replicates`` cohorts and analyse them; returns long draws (see module docstring)."""
+    check_seed(seed)
+    check_replicates(replicates)
+    seeds = np.random.SeedSequence(seed).spawn(replicates)
+    chunks = [(seeds[i : i + CHUNK], i) for i in range(0, replicates, CHUNK)]
+    n_jobs = default_workers() if n_jobs is None else n_jobs
+    bar = tqdm(total=replicates, desc=desc, disable=not progress, mininterval=0.5, leave=False)
+    parts = []
+    if n_jobs == 1 or len(chunks) == 1:
+        for chunk, first in chunks:
+            parts.append(_run_chunk(simulate, analyse, chunk, first))
+            bar.update(len(chunk))
+    else:
+        jobs = (delayed(_run_chunk)(simulate, analyse, c, f) for c, f in chunks)
+        for (chunk, _), part in zip(
+            chunks, Parallel(n_jobs=n_jobs, return_as="generator")(jobs), strict=True
+        ):
+            parts.append(part)
+            bar.update(len(chunk))
+    bar.close()
+    return pd.concat(parts, ignore_index=True).sort_values(["claim_id", "item", "rep"], kind="stable")
+
+
+def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
+              level: float = 0.95) -> pd.DataFrame:  # fmt: skip
+    """Fill the Monte Carlo columns of ``results`` from the replicate ``draws``.
+
+    - ``mc_lo, mc_median, mc_hi``: 2.5th, 50th and 97.5th percentiles of the estimate;
+    - ``within_band``: the printed value lies inside that band;
+    - ``power``: share of replicates with P < ``alpha`` (the printed significance level);
+    - ``ci_excludes_null``: share of replicates whose CI excludes the null (1 for ratios).
+    Items with no draws keep empty Monte Carlo columns.
+    """
+    q = (1 - level) / 2
+    out = results.copy().reset_index(drop=True)
+    grouped = {key: g for key, g in draws.groupby(["claim_id", "item"], sort=False)}
+    for i, r in out.iterrows():
+        g = grouped.get((r.claim_id, r.item))
+        if g is None:
+            continue
+        est = g["estimate"].to_numpy(float)
+        est = est[np.isfinite(est)]
+        if est.size == 0:
+            continue
+        lo, med, hi = np.quantile(est, [q, 0.5, 1 - q])
+        out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = [lo, med, hi]
+        if r.reported is not None and not pd.isna(r.reported):
+            out.loc[i, "within_band"] = bool(lo <= r.reported <= hi)
+        pvals = g["p"].to_numpy(float)
+        if np.isfinite(pvals).any():
+            out.loc[i, "power"] = float(np.mean(np.nan_to_num(pvals, nan=1.0) < alpha))
+        null = NULL_VALUE.get(r.quantity)
+        if null is not None and g["lo"].notna().any():
+            excl = (g["lo"].to_numpy(float) > null) | (g["hi"].to_numpy(float) < null)
+            out.loc[i, "ci_excludes_null"] = float(np.mean(excl))
+    return out

@@ -1,0 +1,193 @@
+"""One results format for every paper: one row per numeric item.
+
+A notebook builds rows with ``row(...)`` (or ``from_ledger(...)``, which copies the reported
+numbers from the ledger so they are never typed twice), the replication engine fills the Monte
+Carlo columns, ``finalise`` sets ``status``, and ``save`` writes them where the scorecard
+notebook gathers them. ``display`` rounds each quantity to a fixed number of decimals so that
+notebook outputs are stable text for nbval.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import ledger, paths
+from .io import write_csv_atomic
+
+RESULT_COLUMNS = [
+    "paper", "claim_id", "item", "quantity", "role",
+    "reported", "reported_lo", "reported_hi", "reported_p",
+    "rederived", "rederived_lo", "rederived_hi", "rederived_p",
+    "mc_lo", "mc_median", "mc_hi", "within_band", "power", "ci_excludes_null",
+    "status", "method", "note",
+]  # fmt: skip
+ROLES = ("calibrated", "held-out", "descriptive")
+STATUSES = ("reproduced", "not-reproduced", "direction-reproduced", "direction-not-reproduced",
+            "no-band", "not-rederived", "not-implemented")  # fmt: skip
+
+# Decimals shown per quantity: chosen to match the papers' own precision, so a displayed
+# difference is a real one and a re-run on another machine prints the same text.
+DECIMALS = {
+    "count": 0, "n": 0, "percent": 1, "median": 1, "followup": 1, "range": 1,
+    "landmark_survival": 1, "landmark_event": 1, "HR": 2, "OR": 2, "fold_change": 1,
+    "correlation": 2, "P": 4, "qualitative": 2, "AUC": 2, "rate": 1, "difference": 2,
+}  # fmt: skip
+NULL_VALUE = {"HR": 1.0, "OR": 1.0, "fold_change": 1.0, "correlation": 0.0, "difference": 0.0}
+
+
+class ResultsError(ValueError):
+    """A results table does not have the one shape every notebook shares."""
+
+
+def row(claim_id: str, item: str, quantity: str, role: str, *, paper: str | None = None,
+        reported: float | None = None, reported_lo: float | None = None,
+        reported_hi: float | None = None, reported_p: float | None = None,
+        rederived: float | None = None, rederived_lo: float | None = None,
+        rederived_hi: float | None = None, rederived_p: float | None = None,
+        method: str = "", note: str = "") -> dict[str, Any]:  # fmt: skip
+    """One results row; Monte Carlo columns start empty and ``status`` is set by ``finalise``."""
+    if role not in ROLES:
+        raise ResultsError(f"{claim_id}/{item}: role {role!r} is not one of {ROLES}")
+    paper = paper or _paper_of(claim_id)
+    return {
+        "paper": paper, "claim_id": claim_id, "item": item, "quantity": quantity, "role": role,
+        "reported": reported, "reported_lo": reported_lo, "reported_hi": reported_hi,
+        "reported_p": reported_p, "rederived": rederived, "rederived_lo": rederived_lo,
+        "rederived_hi": rederived_hi, "rederived_p": rederived_p,
+        "mc_lo": None, "mc_median": None, "mc_hi": None, "within_band": None, "power": None,
+        "ci_excludes_null": None, "status": None, "method": method, "note": note,
+    }  # fmt: skip
+
+
+def _paper_of(claim_id: str) -> str:
+    prefix = claim_id.split("-")[0]
+    for paper, pre in ledger.PREFIX.items():
+        if pre == prefix:
+            return paper
+    raise ResultsError(f"claim ID {claim_id!r} has no known paper prefix ({sorted(ledger.PREFIX.values())})")
+
+
+def from_ledger(ref: str, role: str, *, rederived: float | None = None,
+                rederived_lo: float | None = None, rederived_hi: float | None = None,
+                rederived_p: float | None = None, method: str = "", note: str = "",
+                quantity: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item'."""
+    claim_id, item = ref.split("/")
+    paper = _paper_of(claim_id)
+    rec = ledger.lookup(paper, ref)
+    return row(
+        claim_id, item, quantity or rec.quantity, role, paper=paper,
+        reported=_num(rec.value), reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
+        reported_p=_num(rec.p), rederived=rederived, rederived_lo=rederived_lo,
+        rederived_hi=rederived_hi, rederived_p=rederived_p, method=method, note=note,
+    )  # fmt: skip
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Rows -> a validated DataFrame with exactly ``RESULT_COLUMNS``."""
+    df = pd.DataFrame(list(rows))
+    validate(df)
+    return df[RESULT_COLUMNS].copy()
+
+
+def validate(df: pd.DataFrame) -> None:
+    missing = [c for c in RESULT_COLUMNS if c not in df.columns]
+    if missing:
+        raise ResultsError(f"results table lacks columns {missing}; build rows with helpers.results.row")
+    dup = df[df.duplicated(["claim_id", "item"], keep=False)]
+    if not dup.empty:
+        pairs = sorted(set(dup.claim_id + "/" + dup.item))
+        raise ResultsError(f"results rows repeated for {pairs}; each (claim_id, item) appears once")
+    bad_roles = sorted(set(df.role) - set(ROLES))
+    if bad_roles:
+        raise ResultsError(f"unknown role(s) {bad_roles}; use one of {ROLES}")
+
+
+def finalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Set ``status`` from the numbers (one rule for every paper).
+
+    - qualitative items: the sign of the re-derived effect against the claimed direction
+      (``reported`` holds +1 or -1), and the replicates' power when a band exists;
+    - numeric items with a Monte Carlo band: reproduced when the printed value lies inside
+      the 95% band of same-size replicates;
+    - otherwise ``no-band`` (a single cohort cannot say whether a miss is chance) or
+      ``not-rederived`` when the analysis could not produce the number.
+    """
+    out = df.copy()
+    status = []
+    for r in out.itertuples():
+        if r.status == "not-implemented":
+            status.append(r.status)
+        elif _missing(r.rederived) and _missing(r.mc_median):
+            status.append("not-rederived")
+        elif r.quantity == "qualitative":
+            value = r.mc_median if not _missing(r.mc_median) else r.rederived
+            ok = np.sign(value) == np.sign(r.reported)
+            status.append("direction-reproduced" if ok else "direction-not-reproduced")
+        elif _missing(r.reported):
+            status.append("not-rederived")
+        elif _missing(r.mc_lo):
+            status.append("no-band")
+        else:
+            status.append("reproduced" if bool(r.within_band) else "not-reproduced")
+    out["status"] = status
+    return out
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def save(df: pd.DataFrame, name: str) -> None:
+    """Write a notebook's rows to ``reports/tables/results/<name>.csv`` (atomically)."""
+    validate(df)
+    write_csv_atomic(df[RESULT_COLUMNS], paths.results_dir() / f"{name}.csv")
+
+
+def format_value(x: Any, quantity: str) -> str:
+    """A number rounded for display by its quantity; '' for missing."""
+    if _missing(x):
+        return ""
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if quantity == "P":
+        return format_p(float(x))
+    return f"{float(x):.{DECIMALS.get(quantity, 2)}f}"
+
+
+def format_p(p: float) -> str:
+    """P values the way journals print them: 3 significant digits, '<0.0001' below that."""
+    if _missing(p):
+        return ""
+    return "<0.0001" if p < 1e-4 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
+
+
+_VALUE_COLS = ["reported", "reported_lo", "reported_hi", "rederived", "rederived_lo",
+               "rederived_hi", "mc_lo", "mc_median", "mc_hi"]  # fmt: skip
+
+
+def display(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """A copy with every number rounded for its quantity and turned into text (stable output)."""
+    out = df.copy()
+    for col in _VALUE_COLS:
+        if col in out:
+            out[col] = [format_value(v, q) for v, q in zip(out[col], out["quantity"], strict=True)]
+    for col in ("reported_p", "rederived_p"):
+        if col in out:
+            out[col] = [format_p(v) for v in out[col]]
+    for col in ("power", "ci_excludes_null"):
+        if col in out:
+            out[col] = [format_value(v, "rate") if _missing(v) else f"{100 * v:.0f}%" for v in out[col]]
+    if "within_band" in out:
+        out["within_band"] = [format_value(v, "") for v in out["within_band"]]
+    cols = columns or [c for c in out.columns if c not in ("paper", "method", "note")]
+    return out[cols].fillna("").reset_index(drop=True)

@@ -88,6 +88,7 @@ lab: $(STAMP) ## open JupyterLab on notebooks/
 lock: ## recompile requirements.lock (with hashes) from requirements.in
 	@command -v uv >/dev/null 2>&1 || { echo "error: make lock needs uv (pip install uv)" >&2; exit 2; }
 	@uv pip compile requirements.in --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+	@$(PY) -m helpers.environment
 
 clean: ## remove generated output (reports/) and caches; keeps .venv
 	rm -rf reports .mplconfig .pytest_cache .hypothesis

@@ -206,6 +206,10 @@ LEDGER_COLUMNS = [
 
 def to_frame(ledger: PaperLedger) -> pd.DataFrame:
     """One row per item: printed tokens beside their parsed values (None where not numeric)."""
+    return pd.DataFrame(_rows(ledger), columns=LEDGER_COLUMNS)
+
+
+def _rows(ledger: PaperLedger) -> list[dict]:
     rows = []
     for claim in ledger.claims:
         for it in claim.items:
@@ -225,7 +229,7 @@ def to_frame(ledger: PaperLedger) -> pd.DataFrame:
                 "time": tokens.value_of(it.time), "unit": it.unit, "group": it.group,
                 "where": it.where, "malformed": ",".join(bad) or None, "note": it.note,
             })  # fmt: skip
-    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
+    return rows
 
 
 @cache
@@ -240,7 +244,9 @@ def frame(paper: str) -> pd.DataFrame:
 
 def load_all() -> pd.DataFrame:
     """All four papers' ledgers, validated, in one DataFrame."""
-    return pd.concat([frame(p) for p in PAPERS], ignore_index=True)
+    # built from records, not by concatenating frames, so dtypes come from all papers at once
+    rows = [r for p in PAPERS for r in _rows(load_paper(p))]
+    return pd.DataFrame(rows, columns=LEDGER_COLUMNS)
 
 
 def lookup(paper: str, ref: str) -> pd.Series:

@@ -17,6 +17,11 @@ WATERMARK_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "lifelines", "m
 def start(seed: int, replicates: int, **others) -> np.random.Generator:
     """Check the parameters (fail before any work) and return the notebook's one generator."""
     check(seed, replicates, **others)
+    # show whole tables (a reader scrolls; a truncated "..." hides numbers and drifts with pandas)
+    pd.set_option("display.max_rows", 400)
+    pd.set_option("display.max_columns", 40)
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_colwidth", 80)
     return np.random.default_rng(seed)
 
 

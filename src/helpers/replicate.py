@@ -97,7 +97,7 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
     out = results.copy().reset_index(drop=True)
     grouped = {key: g for key, g in draws.groupby(["claim_id", "item"], sort=False)}
     for i, r in out.iterrows():
-        g = grouped.get((r.claim_id, r.item))
+        g = grouped.get((r["claim_id"], r["item"]))  # r.item would be Series.item
         if g is None:
             continue
         est = g["estimate"].to_numpy(float)
@@ -106,12 +106,12 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
             continue
         lo, med, hi = np.quantile(est, [q, 0.5, 1 - q])
         out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = [lo, med, hi]
-        if r.reported is not None and not pd.isna(r.reported):
-            out.loc[i, "within_band"] = bool(lo <= r.reported <= hi)
+        if r["reported"] is not None and not pd.isna(r["reported"]):
+            out.loc[i, "within_band"] = bool(lo <= r["reported"] <= hi)
         pvals = g["p"].to_numpy(float)
         if np.isfinite(pvals).any():
             out.loc[i, "power"] = float(np.mean(np.nan_to_num(pvals, nan=1.0) < alpha))
-        null = NULL_VALUE.get(r.quantity)
+        null = NULL_VALUE.get(r["quantity"])
         if null is not None and g["lo"].notna().any():
             excl = (g["lo"].to_numpy(float) > null) | (g["hi"].to_numpy(float) < null)
             out.loc[i, "ci_excludes_null"] = float(np.mean(excl))

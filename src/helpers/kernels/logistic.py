@@ -1,0 +1,115 @@
+"""Logistic regression by Newton–Raphson across replicate cohorts (equals statsmodels ``Logit``).
+
+Same robustness rules as the Cox kernel: step halving on the log likelihood, and a replicate
+with (quasi-)complete separation — the likelihood has no maximum, coefficients run off — or a
+singular information matrix is flagged ``converged = False`` and gets NaN estimates by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from scipy.special import expit, log_expit
+
+from ._common import Z95, as_batch, complete_case
+
+MAX_ABS_BETA = 30.0  # |log OR| > 30 only arises under separation (fitted probabilities 0 or 1)
+
+
+@dataclass
+class LogitFit:
+    """Per-replicate results; arrays (R, k) (intercept first when added) except the (R,) ones."""
+
+    beta: np.ndarray
+    se: np.ndarray
+    z: np.ndarray
+    p: np.ndarray
+    odds_ratio: np.ndarray
+    or_lo: np.ndarray
+    or_hi: np.ndarray
+    loglik: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+
+
+def _loglik(y, x, w, beta):
+    eta = np.einsum("rnk,rk->rn", x, beta)
+    return (w * (y * log_expit(eta) + (1 - y) * log_expit(-eta))).sum(1), eta
+
+
+def logistic_fit(y, x, mask=None, *, add_intercept: bool = True, max_iter: int = 50,
+                 tol: float = 1e-10, nan_if_unconverged: bool = True, z: float = Z95) -> LogitFit:  # fmt: skip
+    """Fit ``logit P(y = 1) = x beta`` to each replicate: ``y`` (R, n) 0/1, ``x`` (R, n, k) or (R, n)."""
+    ya = as_batch(y, "y")
+    xa = np.asarray(x, dtype=float)
+    if xa.shape == np.shape(y):
+        xa = xa[..., None]
+    xa = as_batch(xa, "x", ndim=3)
+    if xa.shape[:2] != ya.shape:
+        raise ValueError(f"x must be shaped (R, n, k) with (R, n) = {ya.shape}; got {xa.shape}")
+    keep = complete_case(ya, mask, xa)
+    if not np.isin(ya[keep], (0.0, 1.0)).all():
+        raise ValueError("y must be 0/1 (or boolean)")
+    w = keep.astype(float)
+    yw = np.where(keep, ya, 0.0)
+    xw = np.where(keep[..., None], xa, 0.0)
+    if add_intercept:
+        xw = np.concatenate([np.ones(ya.shape + (1,)), xw], axis=2)
+    r_all, _, k = xw.shape
+    beta = np.zeros((r_all, k))
+    info = np.full((r_all, k, k), np.nan)
+    loglik = np.full(r_all, np.nan)
+    iters = np.zeros(r_all, dtype=int)
+    converged = np.zeros(r_all, dtype=bool)
+    active = np.arange(r_all)
+    for it in range(1, max_iter + 1):
+        if active.size == 0:
+            break
+        ys, xs, ws, b_old = yw[active], xw[active], w[active], beta[active]
+        ll, eta = _loglik(ys, xs, ws, b_old)
+        prob = expit(eta)
+        grad = np.einsum("rn,rnk->rk", ws * (ys - prob), xs)
+        inf_ = np.einsum("rn,rnk,rnl->rkl", ws * prob * (1 - prob), xs, xs)
+        info[active] = inf_
+        loglik[active] = ll
+        step = np.full_like(grad, np.nan)
+        ok = np.isfinite(inf_).all((1, 2)) & (np.linalg.cond(inf_) < 1e12)
+        if ok.any():
+            step[ok] = np.linalg.solve(inf_[ok], grad[ok][..., None])[..., 0]
+        bad = ~ok
+        b_new = b_old + np.where(bad[:, None], 0.0, step)
+        ll_new, _ = _loglik(ys, xs, ws, b_new)
+        for _ in range(30):
+            worse = ~(ll_new >= ll - 1e-12) & ~bad
+            if not worse.any():
+                break
+            b_new = np.where(worse[:, None], b_old + (b_new - b_old) / 2, b_new)
+            ll_new, _ = _loglik(ys, xs, ws, b_new)
+        beta[active] = b_new
+        iters[active] = it
+        done = (np.abs(b_new - b_old).max(1) < tol) & ~bad
+        diverged = bad | (np.abs(b_new).max(1) > MAX_ABS_BETA)
+        converged[active[done & ~diverged]] = True
+        active = active[~(done | diverged)]
+    # information at the final estimate (the loop stored it one step earlier)
+    ll, eta = _loglik(yw, xw, w, beta)
+    prob = expit(eta)
+    info = np.einsum("rn,rnk,rnl->rkl", w * prob * (1 - prob), xw, xw)
+    loglik = ll
+    cov = np.full_like(info, np.nan)
+    ok = np.isfinite(info).all((1, 2)) & (np.linalg.cond(info) < 1e14)
+    if ok.any():
+        cov[ok] = np.linalg.inv(info[ok])
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    se = np.sqrt(np.where(var > 0, var, np.nan))
+    converged &= np.isfinite(se).all(1)
+    if nan_if_unconverged:
+        beta = np.where(converged[:, None], beta, np.nan)
+        se = np.where(converged[:, None], se, np.nan)
+    zstat = beta / se
+    p = 2 * stats.norm.sf(np.abs(zstat))
+    with np.errstate(over="ignore"):
+        return LogitFit(beta, se, zstat, p, np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se),
+                        loglik, converged, iters)  # fmt: skip

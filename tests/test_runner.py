@@ -1,0 +1,66 @@
+"""The runner refuses bad input before any work and never leaves a half-written reports/ behind."""
+
+import shutil
+
+import nbformat
+import pytest
+
+from helpers import paths, runner
+from helpers.params import ParameterError
+
+
+def test_unknown_notebook_lists_the_valid_ones():
+    with pytest.raises(runner.RunnerError, match=r"not a notebook; valid names: 00_ledger"):
+        runner.resolve("99_nothing")
+
+
+def test_notebook_by_number_or_name():
+    assert runner.resolve("00").stem == "00_ledger"
+    assert runner.resolve("00_ledger").stem == "00_ledger"
+
+
+@pytest.mark.parametrize(
+    ("pairs", "match"),
+    [(["seed=-3"], "seed="), (["replicates=0"], "replicates="), (["seed=1.5"], "seed="), (["seed"], "name=value")],
+)
+def test_bad_parameters_are_refused(pairs, match):
+    with pytest.raises(ParameterError, match=match):
+        runner.parse_params(pairs)
+
+
+def test_unknown_parameter_name_is_refused_before_any_run():
+    with pytest.raises(ParameterError, match=r"has no parameter sed; it takes: replicates, seed"):
+        runner.run([runner.resolve("00")], {"sed": 1}, strict=True)
+
+
+def test_main_exit_code_and_message(capsys):
+    assert runner.main(["notebook", "nope"]) == 2
+    assert "valid names" in capsys.readouterr().err
+
+
+def _tiny_notebook(path, fail=False):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("seed = 1  # the seed\nreplicates = 2  # replicate count")
+    params.metadata["tags"] = ["parameters"]
+    body = ("from helpers import paths\n"
+            "(paths.tables_dir() / 'out.csv').write_text(f'seed,{seed}\\n')\n"
+            + ("raise RuntimeError('boom')\n" if fail else ""))  # fmt: skip
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+def test_failed_run_leaves_last_good_outputs_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "PROJ_ROOT", tmp_path)
+    good, bad = tmp_path / "01_good.ipynb", tmp_path / "02_bad.ipynb"
+    _tiny_notebook(good)
+    _tiny_notebook(bad, fail=True)
+    runner.run([good], {"seed": 5})
+    table = tmp_path / "reports" / "tables" / "out.csv"
+    assert table.read_text() == "seed,5\n"
+    with pytest.raises(runner.RunnerError, match=r"(?s)02_bad.ipynb failed.*RuntimeError: boom.*unchanged"):
+        runner.run([good, bad], {"seed": 9})
+    assert table.read_text() == "seed,5\n"  # the second run's seed=9 table was not promoted
+    leftovers = [p.name for p in (tmp_path / "reports").iterdir() if p.name.startswith(".staging")]
+    assert not leftovers
+    shutil.rmtree(tmp_path / "reports")

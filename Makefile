@@ -28,7 +28,7 @@ NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with t
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
-	@echo "  parameters: SEED=<int>=0> REPLICATES=<int>=1> NB=<notebook> P='name=value ...'"
+	@echo "  parameters: SEED=<integer >= 0>  REPLICATES=<integer >= 1>  NB=<notebook number or name>  P='name=value ...'"
 
 $(STAMP): requirements.lock pyproject.toml
 	@echo "Creating $(VENV) (uv if present, else pip) ..."
@@ -51,21 +51,18 @@ all: $(STAMP) ## set up if needed, run every notebook, write reports/ (tables, f
 	@echo "Done: open reports/index.html"
 
 notebook: $(STAMP) ## run one notebook: make notebook NB=20 [SEED=..] [REPLICATES=..] [P='name=value']
-	@test -n "$(NB)" || { echo "error: give NB=<number or name>; make list-notebooks lists them" >&2; exit 2; }
-	@$(PY) -m helpers.runner notebook $(NB) $(RUN_PARAMS)
+	@$(PY) -m helpers.runner notebook "$(NB)" $(RUN_PARAMS)
 
 help-notebook: $(STAMP) ## list one notebook's parameters: make help-notebook NB=20
-	@$(PY) -m helpers.runner help-notebook $(NB)
+	@$(PY) -m helpers.runner help-notebook "$(NB)"
 
-test: $(STAMP) ## unit tests, then nbval over the committed notebooks (fails if any is stale)
-	@$(PY) -m pytest -q tests
-	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
+test: unit nbval ## unit tests, then nbval over the committed notebooks (fails if any is stale)
 
 unit: $(STAMP) ## unit tests only
 	@$(PY) -m pytest -q tests
 
-nbval: $(STAMP) ## nbval over the committed notebooks only
-	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
+nbval: $(STAMP) ## nbval over the committed notebooks only (network blocked, outputs to a temp dir)
+	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp PYTHONPATH=tests/offline $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
 
 lint: $(STAMP) ## ruff over the code and the notebooks
 	@$(PY) -m ruff check src tests notebooks benchmarks

@@ -13,6 +13,12 @@ seed (``numpy.random.SeedSequence``), in fixed-size chunks; chunks are spread ov
 processes with joblib. Because the chunking does not depend on the worker count and each
 replicate has its own stream, the draws are identical serial or parallel.
 ``summarise`` turns the draws into the Monte Carlo columns of the results rows.
+
+Large cohorts: a notebook that scales its cohort (a sample-size multiplier k, so the simulator
+draws n×k patients) should pass ``chunk=replicate.chunk_size(n * k)``: the batched kernels hold
+arrays of size chunk × n × covariates², and ``chunk_size`` keeps that bounded. The chunk size
+changes only how cohorts are grouped for ``analyse`` — every replicate keeps its own random
+stream — so the draws do not depend on it, nor on the number of workers.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from .params import check_replicates, check_seed
+from .params import check_positive, check_replicates, check_seed
 from .results import NULL_VALUE
 
 CHUNK = 50  # replicates per batch: large enough to amortise numpy overhead, small for memory
+CHUNK_PATIENTS = 50 * 250  # patients per batch (replicates × cohort size) that CHUNK was tuned for
 DRAW_COLUMNS = ["rep", "claim_id", "item", "estimate", "lo", "hi", "p"]
 
 Simulate = Callable[[np.random.Generator], Any]
@@ -39,6 +46,11 @@ Analyse = Callable[[Sequence[Any]], pd.DataFrame]
 def replicate_generators(seed: int, replicates: int) -> list[np.random.Generator]:
     """One independent generator per replicate, spawned from the seed."""
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(replicates)]
+
+
+def chunk_size(n_patients: int) -> int:
+    """Replicates per batch for cohorts of ``n_patients``: CHUNK up to ~250 patients, fewer above."""
+    return int(max(1, min(CHUNK, CHUNK_PATIENTS // max(int(n_patients), 1))))
 
 
 def _run_chunk(simulate: Simulate, analyse: Analyse, seeds: list[np.random.SeedSequence],
@@ -59,26 +71,31 @@ def default_workers() -> int:
 
 
 def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
-        n_jobs: int | None = None, progress: bool = True, desc: str = "replicates") -> pd.DataFrame:  # fmt: skip
-    """Draw ``replicates`` cohorts and analyse them; returns long draws (see module docstring)."""
+        n_jobs: int | None = None, progress: bool = True, desc: str = "replicates",
+        chunk: int = CHUNK) -> pd.DataFrame:  # fmt: skip
+    """Draw ``replicates`` cohorts and analyse them; returns long draws (see module docstring).
+
+    ``chunk``: replicates per ``analyse`` call (see ``chunk_size`` for large cohorts).
+    """
     check_seed(seed)
     check_replicates(replicates)
+    check_positive("chunk", chunk, integer=True)
     seeds = np.random.SeedSequence(seed).spawn(replicates)
-    chunks = [(seeds[i : i + CHUNK], i) for i in range(0, replicates, CHUNK)]
+    chunks = [(seeds[i : i + chunk], i) for i in range(0, replicates, chunk)]
     n_jobs = default_workers() if n_jobs is None else n_jobs
     bar = tqdm(total=replicates, desc=desc, disable=not progress, mininterval=0.5, leave=False)
     parts = []
     if n_jobs == 1 or len(chunks) == 1:
-        for chunk, first in chunks:
-            parts.append(_run_chunk(simulate, analyse, chunk, first))
-            bar.update(len(chunk))
+        for part_seeds, first in chunks:
+            parts.append(_run_chunk(simulate, analyse, part_seeds, first))
+            bar.update(len(part_seeds))
     else:
         jobs = (delayed(_run_chunk)(simulate, analyse, c, f) for c, f in chunks)
-        for (chunk, _), part in zip(
+        for (part_seeds, _), part in zip(
             chunks, Parallel(n_jobs=n_jobs, return_as="generator")(jobs), strict=True
         ):
             parts.append(part)
-            bar.update(len(chunk))
+            bar.update(len(part_seeds))
     bar.close()
     return pd.concat(parts, ignore_index=True).sort_values(["claim_id", "item", "rep"], kind="stable")
 

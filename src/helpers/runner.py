@@ -37,6 +37,8 @@ def notebooks() -> list[Path]:
 def resolve(name: str) -> Path:
     """A notebook from its number ('20'), its stem ('20_figura') or a unique part of the name."""
     nbs = notebooks()
+    if not name.strip():
+        raise RunnerError(f"give a notebook: NB=<number or name>; valid names: {', '.join(p.stem for p in nbs)}")
     hits = [p for p in nbs if name in (p.stem, p.name, p.stem[:2])] or [p for p in nbs if name in p.stem]
     if len(hits) != 1:
         valid = ", ".join(p.stem for p in nbs)
@@ -120,6 +122,7 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
                 pm.execute_notebook(
                     str(nb), str(out), parameters=per_nb[nb], cwd=str(nb.parent), kernel_name="python3",
                     progress_bar=False, log_output=False,
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-transport warning
                 )  # fmt: skip
             except pm.PapermillExecutionError as exc:
                 raise RunnerError(

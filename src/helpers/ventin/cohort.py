@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, ndtr
 
 from .. import assumptions
 from ..params import ParameterError, check_fraction, check_positive
@@ -24,6 +25,7 @@ from . import model
 PAPER = "ventin"
 MARKERS = ("il6", "ifn", "mdsc", "ferritin")
 NOISE_KEYS = ("burden", "growth", "expansion", *MARKERS, "crs", "icans")
+CAR_T_DAYS = (7, 14, 28, 90)  # days of the ZUMA-1 blood CAR T counts
 ML_PER_CELL = 1e-9  # about 1e9 tumor cells per mL (Kimmel et al. 2021: 94.86 mL <-> 9.486e10 cells)
 
 
@@ -48,12 +50,13 @@ def draw_noise(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 
 
 def realise(noise: dict[str, np.ndarray], s: dict[str, Any], *,
-            burden_factor: np.ndarray | float = 1.0, days: float = 365.0) -> pd.DataFrame:  # fmt: skip
+            burden_factor: np.ndarray | float = 1.0, days: float = 365.0,
+            keep_trajectories: bool = False) -> pd.DataFrame:  # fmt: skip
     """Turn noise into patients: covariates, kinetic solution summaries and toxicity risks.
 
     ``burden_factor`` multiplies each patient's tumor burden before infusion (1 = as drawn;
     0.3 = 70% of the tumor removed); markers and expansion follow the new burden through the
-    causal model.
+    causal model. ``keep_trajectories=True`` returns the kinetic solution instead.
     """
     bf = np.broadcast_to(np.asarray(burden_factor, float), noise["burden"].shape)
     if np.any(bf <= 0) or np.any(bf > 1):
@@ -71,15 +74,19 @@ def realise(noise: dict[str, np.ndarray], s: dict[str, Any], *,
     )  # fmt: skip
     lo, hi = s["growth_range"]
     r_b = np.clip(s["growth_median"] * np.exp(s["growth_log_sd"] * noise["growth"]), lo, hi)
-    kin = {k: s[k] for k in ("K_N", "r_N", "rho_C", "a", "b", "gamma_B", "k_B", "N0", "C0")}
+    kin = {k: s[k] for k in ("K_N", "r_N", "rho_C", "a", "b", "gamma_B", "k_B", "N0", "C0", "h_B")}
     kin.update(K_C=s["K_C"] * np.exp(log_kc_shift), r_B=r_b, B0=np.exp(log_b0))
     tr = model.solve(kin, days=days)
+    if keep_trajectories:
+        return tr
     out = model.outcomes(tr, horizon_days=s["durable_days"])
     df = pd.DataFrame({
         "burden_cells": np.exp(log_b0), "burden_ml": np.exp(log_b0) * ML_PER_CELL,
         "log_burden": z_b, "growth_rate": r_b, "log_kc_shift": log_kc_shift,
         **{m: markers[m] for m in MARKERS}, **out,
     })  # fmt: skip
+    for d in CAR_T_DAYS:
+        df[f"car_t_d{d}"] = tr.C[:, np.searchsorted(tr.t, d)]
     df["log_ratio"] = np.log(df.peak_car_t) - np.log(df.burden_cells)
     day = np.clip(df.progression_day, None, days)
     df["pfs_days"] = day
@@ -87,15 +94,9 @@ def realise(noise: dict[str, np.ndarray], s: dict[str, Any], *,
     for tox in ("crs", "icans"):
         df[f"{tox}_risk"] = toxicity_risk(df, s, tox)
         # a latent-logistic draw: severe when the patient's own threshold lies below the risk
-        u = _norm_cdf(noise[tox])
+        u = ndtr(noise[tox])
         df[f"severe_{tox}"] = u < df[f"{tox}_risk"]
     return df
-
-
-def _norm_cdf(z: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
-
-    return ndtr(z)
 
 
 def toxicity_risk(df: pd.DataFrame, s: dict[str, Any], tox: str) -> np.ndarray:
@@ -103,8 +104,6 @@ def toxicity_risk(df: pd.DataFrame, s: dict[str, Any], tox: str) -> np.ndarray:
 
     Intercepts are calibrated to the ZUMA-1 grade >= 3 rates; the slopes are assumptions.
     """
-    from scipy.special import expit
-
     log_peak = np.log(df.peak_car_t.to_numpy())
     z_peak = (log_peak - s["log_peak_ref_mean"]) / s["log_peak_ref_sd"]
     return expit(s[f"{tox}_intercept"] + np.log(s[f"{tox}_or_per_sd_burden"]) * df.log_burden.to_numpy()
@@ -113,4 +112,4 @@ def toxicity_risk(df: pd.DataFrame, s: dict[str, Any], tox: str) -> np.ndarray:
 
 def simulate(rng: np.random.Generator, n: int, s: dict[str, Any]) -> pd.DataFrame:
     """One cohort of ``n`` patients."""
-    return realise(draw_noise(rng, n), s)
+    return realise(draw_noise(rng, n), s, days=s["followup_days"])

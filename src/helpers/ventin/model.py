@@ -27,6 +27,9 @@ PUBLISHED = {
     "K_N": 2.50e11, "K_C": 6.96e10, "r_N": 0.170, "rho_C": 2.51e-2, "a": 0.423, "b": 0.525,
     "gamma_B": 1.15, "k_B": 2.024e9, "N0": 3.00e9, "C0": 1.80e8, "B0": 9.486e10, "r_B": 0.19,
 }  # fmt: skip
+# Not in the published model: h_B > 0 lets tumor cells saturate killing (kill per tumor cell
+# gamma_B C / (k_B + C + h_B B)), so the effector-to-target ratio matters. 0 = published model.
+EXTENSIONS = {"h_B": 0.0}
 CURE_CELLS = 100.0  # tumor below ~100 cells counts as eradicated (Kimmel et al. 2021)
 PROGRESSION_FACTOR = 1.2  # progression: tumor back to 120% of its baseline (Kimmel et al. 2021)
 DEAD_LOG = -50.0  # log tumor size written once a tumor is eradicated (it stays eradicated)
@@ -43,14 +46,15 @@ class Trajectories:
     cured_day: np.ndarray  # day the tumor fell below CURE_CELLS (inf if never)
 
 
-def _params(p: dict | None, n: int | None = None) -> dict[str, np.ndarray]:
-    merged = {**PUBLISHED, **(p or {})}
-    unknown = sorted(set(merged) - set(PUBLISHED))
+def _params(p: dict | None) -> dict[str, np.ndarray]:
+    merged = {**PUBLISHED, **EXTENSIONS, **(p or {})}
+    allowed = {*PUBLISHED, *EXTENSIONS}
+    unknown = sorted(set(merged) - allowed)
     if unknown:
-        raise ParameterError(f"unknown kinetic parameter(s) {unknown}; allowed: {sorted(PUBLISHED)}")
+        raise ParameterError(f"unknown kinetic parameter(s) {unknown}; allowed: {sorted(allowed)}")
     out = {k: np.asarray(v, dtype=float) for k, v in merged.items()}
     for k, v in out.items():
-        if not np.all(np.isfinite(v)) or np.any(v <= 0):
+        if not np.all(np.isfinite(v)) or np.any(v < 0) or (k not in EXTENSIONS and np.any(v == 0)):
             raise ParameterError(f"kinetic parameter {k} must be positive and finite")
     return out
 
@@ -64,7 +68,7 @@ def rhs_log(u: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([
         -p["r_N"] * np.log(T / p["K_N"]),
         -r_C * np.log(T / p["K_C"]),
-        p["r_B"] - p["gamma_B"] * C / (p["k_B"] + C) + 0.0 * u[2],
+        p["r_B"] - p["gamma_B"] * C / (p["k_B"] + C + p["h_B"] * np.exp(u[2])),
     ])  # fmt: skip
 
 

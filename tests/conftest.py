@@ -19,3 +19,16 @@ def scratch_data(tmp_path, monkeypatch):
     ledger._cached_frame.cache_clear()
     yield data
     ledger._cached_frame.cache_clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked slow (the full validation study) unless `-m slow` selects them.
+
+    `make test` runs `pytest tests`, which must stay fast; `make validate` runs `pytest -m slow`.
+    """
+    if "slow" in (config.getoption("markexpr") or ""):
+        return  # the caller chose with -m (e.g. "slow" or "not slow"): respect it
+    skip_slow = pytest.mark.skip(reason="slow validation study: run with `make validate`")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)

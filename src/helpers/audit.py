@@ -188,7 +188,7 @@ def _implied_n(count: int, lo: float, hi: float) -> list[int]:
     """Whole denominators n >= count with 100*count/n inside [lo, hi]."""
     if hi <= 0:
         return []
-    n_min = max(count, math.ceil(100.0 * count / hi)) if hi > 0 else count
+    n_min = max(count, 1, math.ceil(100.0 * count / hi))
     n_max = math.floor(100.0 * count / lo) if lo > 0 else n_min + 10_000
     return [n for n in range(n_min, n_max + 1) if n > 0 and lo <= 100.0 * count / n <= hi]
 
@@ -198,6 +198,9 @@ def check_implied_denominator(percent: str, count: str, n: str | None = None) ->
     """List the denominators that a percentage and its count allow (e.g. 72 = 38.9% -> 185)."""
     lo, hi = interval(percent, name="percent")
     k = _count(count, "count")
+    if k == 0:
+        ok = lo <= 0.0
+        return Verdict("consistent" if ok else "inconsistent", f"0 of any denominator is 0% vs {percent}%")
     fits = _implied_n(k, lo, hi)
     if not fits:
         return Verdict("inconsistent", f"no denominator n >= {k} gives {k}/n in {fmt_iv((lo, hi))}%")
@@ -345,12 +348,14 @@ def check_landmark_median(landmark: str, time: str, median: str, *, event: bool 
     t = tokens.value_of(time)
     if t is None:
         raise Unverifiable("landmark time not printed")
-    m = _upper_or_inf(median, name="median")
+    med = tokens.parse(median)
+    # a median not reached means the curve stays above 50% over follow-up, the landmark included
+    m = (math.inf, math.inf) if med is not None and med.status == "not_reached" else interval(median, name="median")
     past = m[0] <= t  # some median value at or before t: S(t) may be <= 50
     before = m[1] > t  # some median value after t: S(t) may be > 50
     ok = (past and s[0] <= 50.0) or (before and s[1] > 50.0)
     surv = f"{100 - tokens.value_of(landmark):.4g}% event-free" if event else f"{landmark}% event-free"
-    detail = f"{surv} at {time} ({fmt_iv(s)}) with median {median} {fmt_iv(m)}"
+    detail = f"{surv} at time {time} ({fmt_iv(s)}) with median {median} {fmt_iv(m)}"
     if not ok:
         detail += ": " + ("below 50% before the median" if s[1] <= 50.0 else "above 50% past the median")
     return Verdict("consistent" if ok else "inconsistent", detail)

@@ -25,12 +25,12 @@ class CalibrationError(RuntimeError):
 
 
 def _module(paper: str):
-    if paper not in CALIBRATED_PAPERS:
-        raise CalibrationError(f"unknown paper {paper!r}; choose one of {', '.join(CALIBRATED_PAPERS)}")
-    return importlib.import_module(f"helpers.{paper}.calibration")
+    return importlib.import_module(f"helpers.{path_of(paper).stem}.calibration")
 
 
 def path_of(paper: str):
+    if paper not in CALIBRATED_PAPERS:
+        raise CalibrationError(f"unknown paper {paper!r}; choose one of {', '.join(CALIBRATED_PAPERS)}")
     return paths.CALIBRATED / f"{paper}.json"
 
 

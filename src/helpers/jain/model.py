@@ -8,7 +8,8 @@ Paths (arrows carry a coefficient; sign as written):
 burden (metabolic tumor volume) -> ifn, mdsc, six serum inflammation markers;
 ifn -> PD-L1, MHC-II, macrophage content, T-cell signature;
 ifn, mdsc -| expansion (peak CAR T, lowered by both);
-expansion -> liability <- burden (lowered by it); durable response (DR) = liability above the
+expansion -> liability <- burden and ifn (both lower it: burden as in Locke 2020, ifn through
+local checkpoint ligands as the commentary suggests); durable response (DR) = liability above the
 threshold that leaves ``durable_share`` of patients DR.
 """
 
@@ -29,7 +30,7 @@ LATENTS = ("burden", "ifn", "mdsc", "expansion", "liability", "pdl1", "mhc2", "m
 # coefficients the calibration fits (the rest are assumptions in data/assumed/jain.yaml)
 CALIBRATED = ("ifn_on_pdl1", "ifn_on_mhc2", "burden_on_mdsc", "mdsc_on_expansion",
               "expansion_on_outcome")  # fmt: skip
-ASSUMED = ("burden_on_ifn", "ifn_on_expansion", "burden_on_outcome", "ifn_on_macrophage",
+ASSUMED = ("burden_on_ifn", "ifn_on_expansion", "burden_on_outcome", "ifn_on_outcome", "ifn_on_macrophage",
            "ifn_on_tcell", "burden_on_inflammation")  # fmt: skip
 SUBSETS = ("n_gene_expression", "n_ihc", "n_mmdsc", "n_cart", "n_serum", "n_mtv")
 
@@ -46,7 +47,8 @@ def parents(coef: dict[str, float]) -> dict[str, dict[str, float]]:
         "ifn": {"burden": coef["burden_on_ifn"]},
         "mdsc": {"burden": coef["burden_on_mdsc"]},
         "expansion": {"ifn": -coef["ifn_on_expansion"], "mdsc": -coef["mdsc_on_expansion"]},
-        "liability": {"expansion": coef["expansion_on_outcome"], "burden": -coef["burden_on_outcome"]},
+        "liability": {"expansion": coef["expansion_on_outcome"], "burden": -coef["burden_on_outcome"],
+                      "ifn": -coef["ifn_on_outcome"]},
         "pdl1": {"ifn": coef["ifn_on_pdl1"]},
         "mhc2": {"ifn": coef["ifn_on_mhc2"]},
         "macrophage": {"ifn": coef["ifn_on_macrophage"]},

@@ -47,7 +47,7 @@ class Sorted:
     """One replicate per row, patients sorted by time, dropped patients moved to the end.
 
     Tied times form a *tie group*; ``start``/``last`` flag the first/last position of each
-    group and ``first_idx`` gives, for every position, the index of its group's first position.
+    group; ``first_idx``/``last_idx`` give, for every position, its group's first/last position.
     """
 
     order: np.ndarray  # (R, n) permutation applied to each row
@@ -57,40 +57,51 @@ class Sorted:
     start: np.ndarray  # (R, n) bool
     last: np.ndarray  # (R, n) bool
     first_idx: np.ndarray  # (R, n) int
+    last_idx: np.ndarray  # (R, n) int
+
+    def __post_init__(self):
+        r, n = self.time.shape
+        base = (np.arange(r) * n)[:, None]
+        # flat positions into an (R*n, ...) view: plain fancy indexing beats take_along_axis
+        self._first_flat = (base + self.first_idx).ravel()
+        self._last_flat = (base + self.last_idx).ravel()
 
     def take(self, a: np.ndarray) -> np.ndarray:
         """Reorder an (R, n) or (R, n, k) array like the sorted rows."""
         idx = self.order if a.ndim == 2 else self.order[..., None]
         return np.take_along_axis(a, idx, axis=1)
 
+    def _at(self, a: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        r, n = a.shape[:2]
+        return a.reshape((r * n,) + a.shape[2:])[flat].reshape(a.shape)
+
     def at_risk(self, w: np.ndarray) -> np.ndarray:
         """Sum of ``w`` over the risk set (time >= this position's time), per position.
 
         ``w`` is (R, n) or (R, n, ...) already in sorted order.
         """
-        rev = np.flip(np.cumsum(np.flip(w, axis=1), axis=1), axis=1)
-        idx = self.first_idx.reshape(self.first_idx.shape + (1,) * (w.ndim - 2))
-        return np.take_along_axis(rev, idx, axis=1)
+        cum = np.cumsum(w, axis=1)
+        total = cum[:, -1:]
+        return total - self._at(cum, self._first_flat) + self._at(w, self._first_flat)
+
+    def cum_through_group(self, w: np.ndarray) -> np.ndarray:
+        """Sum of ``w`` over all positions with time <= this position's time."""
+        return self._at(np.cumsum(w, axis=1), self._last_flat)
 
     def group_sum(self, w: np.ndarray) -> np.ndarray:
         """Sum of ``w`` over each position's tie group (same time), per position."""
         cum = np.cumsum(w, axis=1)
-        pad = np.concatenate([np.zeros_like(cum[:, :1]), cum], axis=1)
-        last_idx = self._last_idx().reshape(self.first_idx.shape + (1,) * (w.ndim - 2))
-        first = self.first_idx.reshape(last_idx.shape)
-        return np.take_along_axis(pad, last_idx + 1, axis=1) - np.take_along_axis(pad, first, axis=1)
+        return self._at(cum, self._last_flat) - self._at(cum, self._first_flat) + self._at(w, self._first_flat)
 
     def rank_in_group(self, w: np.ndarray) -> np.ndarray:
         """Running count of ``w`` before this position within its tie group (0, 1, ...)."""
         cum = np.cumsum(w, axis=1)
-        pad = np.concatenate([np.zeros_like(cum[:, :1]), cum], axis=1)
-        return cum - w - np.take_along_axis(pad, self.first_idx, axis=1)
+        return cum - w - self._at(cum, self._first_flat) + self._at(w, self._first_flat)
 
-    def _last_idx(self) -> np.ndarray:
-        n = self.time.shape[1]
-        idx = np.broadcast_to(np.arange(n), self.time.shape)
-        rev = np.where(np.flip(self.last, axis=1), np.flip(idx, axis=1), n)
-        return np.flip(np.minimum.accumulate(rev, axis=1), axis=1)
+    def subset(self, rows: np.ndarray) -> Sorted:
+        """The same sorting for a subset of the replicates."""
+        return Sorted(self.order[rows], self.time[rows], self.keep[rows], self.event[rows],
+                      self.start[rows], self.last[rows], self.first_idx[rows], self.last_idx[rows])  # fmt: skip
 
 
 def sort_by_time(time: np.ndarray, event: np.ndarray, keep: np.ndarray) -> Sorted:
@@ -109,4 +120,6 @@ def sort_by_time(time: np.ndarray, event: np.ndarray, keep: np.ndarray) -> Sorte
     last[:, :-1] = start[:, 1:]
     idx = np.broadcast_to(np.arange(n), ts.shape)
     first_idx = np.maximum.accumulate(np.where(start, idx, 0), axis=1)
-    return Sorted(order, ts, ks, es, start, last, first_idx)
+    rev = np.where(last[:, ::-1], idx[:, ::-1], n)
+    last_idx = np.minimum.accumulate(rev, axis=1)[:, ::-1]
+    return Sorted(order, ts, ks, es, start, last, first_idx, np.ascontiguousarray(last_idx))

@@ -153,3 +153,61 @@ def claim_effects(df: pd.DataFrame, debulked: pd.DataFrame | None = None,
         rows.append(("VEN-01", "external_dean_pfs_hr", cx["hr"], cx["lo"], cx["hi"], cx["p"]))
     cols = ["claim_id", "item", "estimate", "lo", "hi", "p"]
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+# ---- single-cohort analyses with the reference libraries (notebook tables) ----
+
+
+def auc_table(df: pd.DataFrame) -> pd.DataFrame:
+    """AUC (DeLong 95% CI) of burden, peak CAR T and their ratio for durable response, and the
+    paired differences ratio - burden and ratio - peak."""
+    y = df.durable.to_numpy(bool)
+    scores = {"burden (lower = better)": -df.log_burden.to_numpy(), "peak CAR T": np.log(df.peak_car_t.to_numpy()),
+              "peak / burden": df.log_ratio.to_numpy()}  # fmt: skip
+    rows = [{"predictor": k, **{c: auc(v, y)[c] for c in ("auc", "lo", "hi")}, "p": np.nan}
+            for k, v in scores.items()]  # fmt: skip
+    for other in ("burden (lower = better)", "peak CAR T"):
+        d = auc_difference(scores["peak / burden"], scores[other], y)
+        rows.append({"predictor": f"ratio - {other.split(' (')[0]}", "auc": d["difference"],
+                     "lo": d["lo"], "hi": d["hi"], "p": d["p"]})  # fmt: skip
+    return pd.DataFrame(rows).set_index("predictor")
+
+
+def confounding_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Odds ratio per SD of each marker for no durable response, crude and adjusted for log
+    burden (statsmodels logistic), like a Jain et al.-type baseline association study."""
+    import statsmodels.api as sm
+
+    from .cohort import MARKERS
+
+    y = (~df.durable.to_numpy(bool)).astype(float)
+    rows = []
+    for m in MARKERS:
+        for label, cols in (("crude", [std(df[m])]), ("adjusted for burden", [std(df[m]), std(df.log_burden)])):
+            fit = sm.Logit(y, sm.add_constant(np.column_stack(cols))).fit(disp=0)
+            lo, hi = fit.conf_int()[1]
+            rows.append({"marker": m, "model": label, "OR_per_SD": np.exp(fit.params[1]),
+                         "lo": np.exp(lo), "hi": np.exp(hi), "p": fit.pvalues[1]})  # fmt: skip
+    return pd.DataFrame(rows).set_index(["marker", "model"])
+
+
+def dean_cox(df: pd.DataFrame) -> dict[str, float]:
+    """PFS HR high vs low burden (split at the cohort median), lifelines Cox."""
+    from lifelines import CoxPHFitter
+
+    d = pd.DataFrame({"t": df.pfs_days, "e": df.pfs_event.astype(int),
+                      "high": (df.log_burden > df.log_burden.median()).astype(float)})  # fmt: skip
+    fit = CoxPHFitter().fit(d, "t", "e")
+    s = fit.summary.loc["high"]
+    return {"hr": float(s["exp(coef)"]), "lo": float(s["exp(coef) lower 95%"]),
+            "hi": float(s["exp(coef) upper 95%"]), "p": float(s["p"])}  # fmt: skip
+
+
+def paired_bootstrap_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
+                                draws: int = 2000) -> dict[str, float]:  # fmt: skip
+    """Mean of b - a over the same patients, with a percentile bootstrap 95% CI."""
+    diff = np.asarray(b, float) - np.asarray(a, float)
+    idx = rng.integers(0, diff.size, (draws, diff.size))
+    boot = diff[idx].mean(axis=1)
+    return {"difference": float(diff.mean()), "lo": float(np.quantile(boot, 0.025)),
+            "hi": float(np.quantile(boot, 0.975))}  # fmt: skip

@@ -42,10 +42,10 @@ def calibrate() -> dict:
     target7 = s["external_zuma1_car_t_median"][0]
     fitted["blood_fraction"] = target7 * s["blood_volume_ul"] / day7
     z_peak = (log_peak - fitted["log_peak_ref_mean"]) / fitted["log_peak_ref_sd"]
-    targets = [{"claim_id": "external", "item": "zuma1_median_pfs_months", "reported": 5.9,
+    targets = [{"claim_id": "external", "item": "zuma1_median_pfs_months", "reported": s["external_zuma1_median_pfs_months"],
                 "fitted": float(np.median(np.where(df.pfs_event, df.pfs_days, np.inf))) / 30.4375,
                 "weight": 1.0}]  # fmt: skip
-    targets[0]["residual"] = targets[0]["fitted"] - 5.9
+    targets[0]["residual"] = targets[0]["fitted"] - targets[0]["reported"]
     targets.append({"claim_id": "external", "item": "zuma1_car_t_day7_median", "reported": target7,
                     "fitted": day7 * fitted["blood_fraction"] / s["blood_volume_ul"], "weight": 1.0,
                     "residual": 0.0})  # fmt: skip

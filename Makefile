@@ -62,7 +62,7 @@ unit: $(STAMP) ## unit tests only
 	@$(PY) -m pytest -q tests
 
 nbval: $(STAMP) ## nbval over the committed notebooks only (network blocked, outputs to a temp dir)
-	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp PYTHONPATH=tests/offline $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
+	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp CART_NO_PROGRESS=1 PYTHONPATH=tests/offline $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc
 
 lint: $(STAMP) ## ruff over the code and the notebooks
 	@$(PY) -m ruff check src tests notebooks benchmarks

@@ -295,3 +295,12 @@ def test_real_ledgers_flag_the_malformed_bound():
     assert not df.duplicated(["claim_id", "item", "check"]).any()
     malformed = df[(df.check == "token_parses") & (df.verdict == "inconsistent")]
     assert malformed.detail.str.contains("4.0.6").any()
+
+
+def test_totals_list_every_paper_and_findings_filter_by_verdict():
+    df = audit.audit_paper(ledger.PaperLedger.model_validate(TOY))
+    table = audit.totals(df)
+    assert list(table.index) == list(ledger.PAPERS)
+    assert table.loc["ventin"].sum() == 0  # no rows for a paper still shows, as zeros
+    assert table.loc["figura", "inconsistent"] == len(audit.findings(df, "figura"))
+    assert audit.findings(df, verdict="unverifiable").empty

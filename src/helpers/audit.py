@@ -250,9 +250,9 @@ def check_log_symmetry(value: str, lo: str, hi: str) -> Verdict:
         raise Unverifiable(f"upper bound {hi!r} not reached")
     sq = (e[0] ** 2, e[1] ** 2)
     prod = (l_[0] * h[0], l_[1] * h[1])
-    centre = math.sqrt(tokens.value_of(lo) * tokens.value_of(hi))
-    detail = (f"geometric midpoint sqrt({lo} x {hi}) = {fmt(centre)}, between {fmt(math.sqrt(prod[0]))} "
-              f"and {fmt(math.sqrt(prod[1]))} within rounding; estimate {value} {fmt_iv(e)}")  # fmt: skip
+    centre = math.sqrt(max(tokens.value_of(lo) * tokens.value_of(hi), 0.0))
+    detail = (f"geometric midpoint sqrt({lo} x {hi}) = {fmt(centre)}, between {fmt(math.sqrt(max(prod[0], 0.0)))} "
+              f"and {fmt(math.sqrt(max(prod[1], 0.0)))} within rounding; estimate {value} {fmt_iv(e)}")  # fmt: skip
     ok = sq[0] <= prod[1] and prod[0] <= sq[1]
     return Verdict("consistent" if ok else "inconsistent", detail)
 
@@ -267,6 +267,15 @@ def _z_range(e, l_, h) -> tuple[float, float]:
         raise Unverifiable("the CI has no positive width within rounding")
     z_hi = math.inf if se_lo <= 0 else a_hi / se_lo
     return a_lo / se_hi, z_hi
+
+
+def _point_z(value: str, lo: str, hi: str) -> str:
+    """The recomputation at the printed values themselves (shown, not judged)."""
+    est, low, high = (tokens.value_of(x) for x in (value, lo, hi))
+    if min(est, low, high) <= 0 or high <= low:
+        return ""
+    z = abs(math.log(est)) / ((math.log(high) - math.log(low)) / (2 * Z95))
+    return f"SE = (ln {hi} - ln {lo})/3.92, z = ln {value}/SE = {z:.2f}, P = {fmt(_p_of_z(z), 2)}; "
 
 
 def _p_of_z(z: float) -> float:
@@ -291,10 +300,9 @@ def check_p_from_ci(value: str, lo: str, hi: str, p: str) -> Verdict:
     e, l_, h, p_iv = _ratio_box(value, lo, hi, p)
     z_lo, z_hi = _z_range(e, l_, h)
     p_range = (_p_of_z(z_hi), _p_of_z(z_lo))
-    centre_z = abs(_log(tokens.value_of(value))) / ((_log(tokens.value_of(hi)) - _log(tokens.value_of(lo))) / (2 * Z95))
     ok = p_range[0] <= p_iv[1] and p_iv[0] <= p_range[1]
-    detail = (f"SE = (ln {hi} - ln {lo})/3.92, z = ln {value}/SE = {centre_z:.2f}, P = {fmt(_p_of_z(centre_z), 2)}; "
-              f"over the rounding intervals P in {fmt_iv(p_range)} vs printed P = {p} {fmt_iv(p_iv)}")  # fmt: skip
+    detail = (f"{_point_z(value, lo, hi)}over the rounding intervals P in {fmt_iv(p_range)} "
+              f"vs printed P = {p} {fmt_iv(p_iv)}")  # fmt: skip
     return Verdict("consistent" if ok else "inconsistent", detail)
 
 
@@ -309,7 +317,7 @@ def check_ci_from_p(value: str, lo: str, hi: str, p: str) -> Verdict:
                math.inf if z_min <= 0 else 2 * Z95 * a_hi / z_min)  # fmt: skip
     printed = (_log(h[0]) - _log(l_[1]), _log(h[1]) - _log(l_[0]))
     ok = implied[0] <= printed[1] and printed[0] <= implied[1]
-    ratio = tokens.value_of(hi) / tokens.value_of(lo)
+    ratio = tokens.value_of(hi) / tokens.value_of(lo) if tokens.value_of(lo) > 0 else math.inf
     detail = (f"P = {p} and estimate {value} imply hi/lo in [{fmt(math.exp(implied[0]))}, "
               f"{fmt(math.exp(min(implied[1], 700)))}]; printed {hi}/{lo} = {fmt(ratio)} "
               f"({fmt(math.exp(printed[0]))} to {fmt(math.exp(printed[1]))} within rounding)")  # fmt: skip
@@ -529,7 +537,8 @@ def _item_rows(ref: str, it: ledger.Item) -> Iterable[tuple[str, str, Verdict]]:
             yield ref, "implied_denominator", check_implied_denominator(it.value, it.count, it.n)
     if it.quantity == "count" and it.n is not None:
         yield ref, "count_within_n", check_count_within_n(it.value, it.n)
-    if it.value is not None and it.lo is not None and it.hi is not None:
+    # a range (minimum-maximum) is not an interval around an estimate
+    if it.quantity != "range" and None not in (it.value, it.lo, it.hi):
         yield ref, "ci_contains_estimate", check_ci_contains(it.value, it.lo, it.hi)
         if it.quantity in ("HR", "OR"):
             yield ref, "ci_log_symmetry", check_log_symmetry(it.value, it.lo, it.hi)
@@ -592,9 +601,17 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
     return table.astype(int).sort_index()
 
 
-def findings(df: pd.DataFrame, paper: str | None = None) -> pd.DataFrame:
-    """The inconsistent rows (optionally of one paper), with the numbers in conflict."""
-    hit = df[df.verdict == "inconsistent"]
+def findings(df: pd.DataFrame, paper: str | None = None, verdict: VerdictKind = "inconsistent") -> pd.DataFrame:
+    """The rows of one verdict (inconsistent by default; optionally one paper), with their details."""
+    hit = df[df.verdict == verdict]
     if paper is not None:
         hit = hit[hit.paper == paper]
     return hit[["claim_id", "item", "check", "detail"]].reset_index(drop=True)
+
+
+def totals(df: pd.DataFrame, papers: Sequence[str] = ledger.PAPERS) -> pd.DataFrame:
+    """Count of verdicts per paper, every paper listed (a paper with nothing to check shows zeros)."""
+    table = df.groupby(["paper", "verdict"]).size().unstack("verdict", fill_value=0)
+    table = table.reindex(index=list(papers), columns=list(VERDICTS), fill_value=0).astype(int)
+    table.index.name = "paper"
+    return table

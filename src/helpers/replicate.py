@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bar: tqdm.auto warns without ipywidgets
 
 from .params import check_positive, check_replicates, check_seed
 from .results import NULL_VALUE
@@ -71,7 +71,7 @@ def default_workers() -> int:
 
 
 def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
-        n_jobs: int | None = None, progress: bool = True, desc: str = "replicates",
+        n_jobs: int | None = None, progress: bool | None = None, desc: str = "replicates",
         chunk: int = CHUNK) -> pd.DataFrame:  # fmt: skip
     """Draw ``replicates`` cohorts and analyse them; returns long draws (see module docstring).
 
@@ -83,6 +83,8 @@ def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
     seeds = np.random.SeedSequence(seed).spawn(replicates)
     chunks = [(seeds[i : i + chunk], i) for i in range(0, replicates, chunk)]
     n_jobs = default_workers() if n_jobs is None else n_jobs
+    if progress is None:  # on for people; off for stored runs (runner, nbval set CART_NO_PROGRESS=1)
+        progress = os.environ.get("CART_NO_PROGRESS") != "1"
     bar = tqdm(total=replicates, desc=desc, disable=not progress, mininterval=0.5, leave=False)
     parts = []
     if n_jobs == 1 or len(chunks) == 1:

@@ -80,9 +80,11 @@ def from_ledger(ref: str, role: str, *, rederived: float | None = None,
     claim_id, item = ref.split("/")
     paper = _paper_of(claim_id)
     rec = ledger.lookup(paper, ref)
+    # a bare P value ("P = .03" with no estimate) is itself the reported number
+    reported = _num(rec.p) if rec.quantity == "P" and _num(rec.value) is None else _num(rec.value)
     return row(
         claim_id, item, quantity or rec.quantity, role, paper=paper,
-        reported=_num(rec.value), reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
+        reported=reported, reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
         reported_p=_num(rec.p), rederived=rederived, rederived_lo=rederived_lo,
         rederived_hi=rederived_hi, rederived_p=rederived_p, method=method, note=note,
     )  # fmt: skip

@@ -113,6 +113,7 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
     final.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final))
     os.environ[paths.REPORTS_ENV] = str(staging)
+    os.environ["CART_NO_PROGRESS"] = "1"  # progress bars would be stored as stderr in the outputs
     try:
         for nb in nbs:
             t0 = time.perf_counter()
@@ -122,7 +123,7 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
                 pm.execute_notebook(
                     str(nb), str(out), parameters=per_nb[nb], cwd=str(nb.parent), kernel_name="python3",
                     progress_bar=False, log_output=False,
-                    extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no TCP-transport warning
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # no TCP-transport warning
                 )  # fmt: skip
             except pm.PapermillExecutionError as exc:
                 raise RunnerError(
@@ -135,6 +136,7 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
         _promote(staging, final)
     finally:
         os.environ.pop(paths.REPORTS_ENV, None)
+        os.environ.pop("CART_NO_PROGRESS", None)
         shutil.rmtree(staging, ignore_errors=True)
     return final
 

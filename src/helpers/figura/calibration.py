@@ -34,7 +34,7 @@ CALIBRATION_TARGETS = [
 ]  # fmt: skip
 DESCRIPTIVE = ["FIG-01/lesions", "FIG-01/patients", "FIG-09/survival_cohort"]  # fixed by construction
 
-SETTINGS = {"seed": 20211201, "cohorts": 60, "gh_nodes": 24, "gee_iterations": 60}
+SETTINGS = {"seed": 20211201, "cohorts": 30, "gh_nodes": 20, "gee_iterations": 60}
 OR_ITEMS = {"size_ge5cm": "FIG-06/or_diameter_ge5cm", "suvmax_ge10": "FIG-07/or_suvmax_ge10",
             "extranodal": "FIG-08/or_extranodal"}  # fmt: skip
 PARAM_NAMES = ["lf_intercept", "lf_logor_size", "lf_logor_suv", "lf_logor_extranodal", "lf_sigma", "denovo_intercept"]
@@ -97,7 +97,8 @@ def expected_moments(theta: np.ndarray, d: Design, q: float) -> dict:
     b0, b_size, b_suv, b_ext, sigma, d0 = theta
     u, w = _nodes(d.settings["gh_nodes"])
     eta = b0 + d.x @ np.array([b_size, b_suv, b_ext])
-    p = special.expit(eta[:, None] + sigma * u[None, :])  # lesions x nodes
+    # clipped away from 0 and 1 so that log(p) and log1p(-p) stay finite at extreme nodes
+    p = np.clip(special.expit(eta[:, None] + sigma * u[None, :]), 1e-12, 1 - 1e-12)  # lesions x nodes
     log_none = np.add.reduceat(np.log1p(-p), d.starts, axis=0)  # P(no local failure | u)
     log_all = np.add.reduceat(np.log(p), d.starts, axis=0)
     p_dn = special.expit(d0 + d.p["denovo_loading"] * sigma * u)[None, :]

@@ -10,6 +10,7 @@ comparisons, Spearman rho for associations; the claimed sign comes from the ledg
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -145,16 +146,21 @@ def rederive(cohort: pd.DataFrame, design: model.Design, rng: np.random.Generato
                                     note="checks the assumed durable_share against the printed bound (<40)"))  # fmt: skip
     rows.append(results.from_ledger("JAIN-12/cd19_loss_among_relapses", "descriptive",
                                     note="antigen loss is not part of this model (background citation)"))  # fmt: skip
-    return results.frame(rows)
+    order = {c: i for i, c in enumerate(ledger.claims_index()[PAPER])}
+    return results.frame(sorted(rows, key=lambda r: order[r["claim_id"]]))
 
 
 def _qualitative(rec: pd.Series, effect: float, p: float, method: str) -> dict:
-    direction = ledger.load_paper(PAPER)
-    claim = next(c for c in direction.claims if c.claim_id == rec.claim_id)
-    sign = DIRECTION_SIGN[next(i.direction for i in claim.items if i.item == rec["item"])]
+    sign = DIRECTION_SIGN[directions()[f"{rec.claim_id}/{rec['item']}"]]
     return results.row(rec.claim_id, rec["item"], "qualitative", "descriptive", reported=sign,
                        rederived=effect, rederived_p=p, method=method,
                        note="direction built into the model; the band shows how often a same-size study sees it")  # fmt: skip
+
+
+@cache
+def directions() -> dict[str, str]:
+    """Claimed direction of every item, as entered in the ledger."""
+    return {f"{c.claim_id}/{i.item}": i.direction for c in ledger.load_paper(PAPER).claims for i in c.items}
 
 
 def fragility(draws: pd.DataFrame, fit: dict) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from .. import assumptions, ledger
 from . import model
@@ -56,7 +56,7 @@ def auc_split(r: float, threshold: float) -> float:
     """P(X_high > X_low) for X with correlation r to a split latent S, groups S > / < threshold."""
     hi, lo = split_grid(threshold)
     scale = np.sqrt(2 * (1 - r**2))
-    return float(np.mean(stats.norm.cdf(r * (hi[:, None] - lo[None, :]) / scale)))
+    return float(np.mean(special.ndtr(r * (hi[:, None] - lo[None, :]) / scale)))
 
 
 def correlation_for_auc(auc: float, threshold: float) -> float:
@@ -70,7 +70,7 @@ def median_shift(r: float, threshold: float) -> float:
     sd = np.sqrt(1 - r**2)
 
     def median(points: np.ndarray) -> float:
-        return optimize.brentq(lambda x: np.mean(stats.norm.cdf((x - r * points) / sd)) - 0.5, -6, 6)
+        return optimize.brentq(lambda x: np.mean(special.ndtr((x - r * points) / sd)) - 0.5, -6, 6)
 
     return float(median(hi) - median(lo))
 

@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution,-ExecuteTime
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -papermill,-widgets,-varInspector
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -116,7 +120,7 @@ methods.assign(p=[results.format_p(v) for v in methods.p]).round(2)
 
 # %%
 draws = replicate.run(lambda r: model.simulate(r, p), analysis.analyse, seed=seed, replicates=replicates,
-                      n_jobs=1, progress=False)  # fmt: skip
+                      n_jobs=1)  # fmt: skip
 table = results.finalise(replicate.summarise(draws, rows))
 results.save(table, "20_figura")
 results.display(table, ["claim_id", "item", "role", "reported", "reported_lo", "reported_hi", "rederived",

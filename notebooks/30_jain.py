@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution,-ExecuteTime
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -papermill,-widgets,-varInspector
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -89,7 +93,7 @@ cohort.notna().sum().rename("measured").to_frame().T
 rows = analysis.rederive(cohort, design, rng)
 draws = replicate.run(lambda r: model.simulate(r, fit["params"], design, scales),
                       analysis.make_analyse(design), seed=seed, replicates=replicates,
-                      progress=False, n_jobs=1)  # one process: worker start-up costs more than it saves
+                      n_jobs=1)  # one process: worker start-up costs more than it saves
 table = results.finalise(replicate.summarise(draws, rows))
 results.save(table, "30_jain")
 results.display(table, ["claim_id", "item", "quantity", "role", "reported", "reported_p", "rederived",

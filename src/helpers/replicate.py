@@ -125,7 +125,8 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
             continue
         lo, med, hi = np.quantile(est, [q, 0.5, 1 - q])
         out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = [lo, med, hi]
-        if r["reported"] is not None and not pd.isna(r["reported"]):
+        # a qualitative row's "reported" is a claimed sign, not a value a band can contain
+        if r["quantity"] != "qualitative" and r["reported"] is not None and not pd.isna(r["reported"]):
             out.loc[i, "within_band"] = bool(lo <= r["reported"] <= hi)
         pvals = g["p"].to_numpy(float)
         if np.isfinite(pvals).any():

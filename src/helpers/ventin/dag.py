@@ -5,9 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 NODES = {
-    "tumor burden": (0.0, 0.5), "IL-6\n(inflammation)": (1.0, 1.0), "tumor IFN\nsignalling": (1.0, 0.5),
-    "M-MDSC": (1.0, 0.0), "ferritin\n(bystander)": (1.0, -0.5), "CAR T\nexpansion": (2.0, 0.5),
-    "durable\nresponse": (3.0, 0.5), "growth rate": (2.0, -0.3), "severe\nCRS / ICANS": (3.0, 1.2),
+    "tumor burden": (0.0, 0.5), "IL-6\n(inflammation)": (1.0, 1.3), "tumor IFN\nsignalling": (1.0, 0.85),
+    "M-MDSC": (1.0, 0.15), "ferritin\n(bystander)": (1.0, -0.35), "CAR T\nexpansion": (2.0, 0.95),
+    "durable\nresponse": (3.0, 0.5), "growth rate": (2.0, -0.2), "severe\nCRS / ICANS": (3.0, 1.6),
 }  # fmt: skip
 EDGES = [
     ("tumor burden", "IL-6\n(inflammation)"), ("tumor burden", "tumor IFN\nsignalling"),
@@ -24,14 +24,14 @@ def draw(ax: plt.Axes | None = None) -> plt.Axes:
     ax = ax or plt.subplots(figsize=(9, 4.5))[1]
     for a, b in EDGES:
         (x0, y0), (x1, y1) = NODES[a], NODES[b]
-        curved = a == "tumor burden" and b in ("durable\nresponse", "severe\nCRS / ICANS")
+        rad = {"severe\nCRS / ICANS": -0.5}.get(b, 0.0) if a == "tumor burden" else 0.0
         ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                     arrowprops={"arrowstyle": "-|>", "color": "0.3", "shrinkA": 28, "shrinkB": 28,
-                                "connectionstyle": "arc3,rad=-0.35" if curved else "arc3"})  # fmt: skip
+                                "connectionstyle": f"arc3,rad={rad}"})  # fmt: skip
     for name, (x, y) in NODES.items():
         ax.text(x, y, name, ha="center", va="center", fontsize=9,
                 bbox={"boxstyle": "round", "fc": "#fde0c5" if name == "tumor burden" else "#dbe9f6"})  # fmt: skip
     ax.set_xlim(-0.5, 3.5)
-    ax.set_ylim(-1.0, 1.6)
+    ax.set_ylim(-0.7, 2.3)
     ax.axis("off")
     return ax

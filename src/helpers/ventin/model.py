@@ -63,13 +63,17 @@ def rhs_log(u: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
     """d/dt of (ln N, ln C, ln B); ``u`` has shape (3, patients)."""
     N, C = np.exp(u[0]), np.exp(u[1])
     T = N + C
+    log_T = np.log(T)
     d2 = (T - p["K_N"]) ** 2
     r_C = p["rho_C"] + p["b"] * d2 / (p["a"] * T**2 + d2)
-    return np.stack([
-        -p["r_N"] * np.log(T / p["K_N"]),
-        -r_C * np.log(T / p["K_C"]),
-        p["r_B"] - p["gamma_B"] * C / (p["k_B"] + C + p["h_B"] * np.exp(u[2])),
-    ])  # fmt: skip
+    out = np.empty_like(u)
+    out[0] = -p["r_N"] * (log_T - np.log(p["K_N"]))
+    out[1] = -r_C * (log_T - np.log(p["K_C"]))
+    saturation = p["k_B"] + C
+    if np.any(p["h_B"] > 0):  # the sensitivity extension; skipped for the published model
+        saturation = saturation + p["h_B"] * np.exp(u[2])
+    out[2] = p["r_B"] - p["gamma_B"] * C / saturation
+    return out
 
 
 def solve(params: dict | None = None, *, days: float = 365.0, dt: float = 0.25,

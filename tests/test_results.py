@@ -77,3 +77,13 @@ def test_save_writes_csv(tmp_path, monkeypatch):
     results.save(results.frame([_row()]), "demo")
     back = pd.read_csv(tmp_path / "tables" / "results" / "demo.csv")
     assert list(back.columns) == results.RESULT_COLUMNS
+
+
+def test_band_check_accepts_every_value_that_rounds_to_the_printed_one():
+    # printed "1.01" stands for [1.005, 1.015): a band starting at 1.0104 still contains it
+    df = results.frame([_row(quantity="HR", reported=1.01, reported_printed="1.01")])
+    draws = pd.DataFrame({"rep": range(100), "claim_id": "FIG-06", "item": "or_large",
+                          "estimate": np.linspace(1.0104, 1.03, 100)})  # fmt: skip
+    assert bool(replicate.summarise(draws, df).within_band[0])
+    exact = results.frame([_row(quantity="HR", reported=1.01)])
+    assert not bool(replicate.summarise(draws, exact).within_band[0])

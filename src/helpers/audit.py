@@ -193,6 +193,12 @@ def _implied_n(count: int, lo: float, hi: float) -> list[int]:
     return [n for n in range(n_min, n_max + 1) if n > 0 and lo <= 100.0 * count / n <= hi]
 
 
+def implied_denominators(count: int, percent: str) -> list[int]:
+    """Every whole denominator n for which count/n rounds to the printed percentage."""
+    lo, hi = interval(percent, name="percent")
+    return _implied_n(count, lo, hi)
+
+
 @_guard
 def check_implied_denominator(percent: str, count: str, n: str | None = None) -> Verdict:
     """List the denominators that a percentage and its count allow (e.g. 72 = 38.9% -> 185)."""

@@ -32,6 +32,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm  # plain text bar: tqdm.auto warns without ipywidgets
 
+from . import tokens
 from .params import check_positive, check_replicates, check_seed
 from .results import NULL_VALUE
 
@@ -102,17 +103,26 @@ def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
     return pd.concat(parts, ignore_index=True).sort_values(["claim_id", "item", "rep"], kind="stable")
 
 
+def printed_interval(printed: str | None, value: float) -> tuple[float, float]:
+    """The values a printed number stands for ("1.01" -> [1.005, 1.015]); exact if no token."""
+    tok = tokens.parse(printed) if isinstance(printed, str) else None
+    if tok is not None and tok.status == "number":
+        return tok.interval()
+    return value, value
+
+
 def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
               level: float = 0.95) -> pd.DataFrame:  # fmt: skip
     """Fill the Monte Carlo columns of ``results`` from the replicate ``draws``.
 
     - ``mc_lo, mc_median, mc_hi``: 2.5th, 50th and 97.5th percentiles of the estimate;
-    - ``within_band``: the printed value lies inside that band;
+    - ``within_band``: the printed value, with its rounding interval, meets that band;
     - ``power``: share of replicates with P < ``alpha`` (the printed significance level);
     - ``ci_excludes_null``: share of replicates whose CI excludes the null (1 for ratios).
     Items with no draws keep empty Monte Carlo columns.
     """
     q = (1 - level) / 2
+    draws = draws.reindex(columns=DRAW_COLUMNS)  # lo, hi, p are optional in hand-made draws
     out = results.copy().reset_index(drop=True)
     grouped = {key: g for key, g in draws.groupby(["claim_id", "item"], sort=False)}
     for i, r in out.iterrows():
@@ -127,7 +137,8 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
         out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = [lo, med, hi]
         # a qualitative row's "reported" is a claimed sign, not a value a band can contain
         if r["quantity"] != "qualitative" and r["reported"] is not None and not pd.isna(r["reported"]):
-            out.loc[i, "within_band"] = bool(lo <= r["reported"] <= hi)
+            p_lo, p_hi = printed_interval(r.get("reported_printed"), float(r["reported"]))
+            out.loc[i, "within_band"] = bool(p_lo <= hi and lo <= p_hi)
         pvals = g["p"].to_numpy(float)
         if np.isfinite(pvals).any():
             out.loc[i, "power"] = float(np.mean(np.nan_to_num(pvals, nan=1.0) < alpha))

@@ -21,7 +21,7 @@ from .io import write_csv_atomic
 
 RESULT_COLUMNS = [
     "paper", "claim_id", "item", "quantity", "role",
-    "reported", "reported_lo", "reported_hi", "reported_p",
+    "reported_printed", "reported", "reported_lo", "reported_hi", "reported_p",
     "rederived", "rederived_lo", "rederived_hi", "rederived_p",
     "mc_lo", "mc_median", "mc_hi", "within_band", "power", "ci_excludes_null",
     "status", "method", "note",
@@ -49,14 +49,18 @@ def row(claim_id: str, item: str, quantity: str, role: str, *, paper: str | None
         reported_hi: float | None = None, reported_p: float | None = None,
         rederived: float | None = None, rederived_lo: float | None = None,
         rederived_hi: float | None = None, rederived_p: float | None = None,
-        method: str = "", note: str = "") -> dict[str, Any]:  # fmt: skip
-    """One results row; Monte Carlo columns start empty and ``status`` is set by ``finalise``."""
+        method: str = "", note: str = "", reported_printed: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """One results row; Monte Carlo columns start empty and ``status`` is set by ``finalise``.
+
+    ``reported_printed`` is the token as printed ("2.66", "<.0001"): the band check then accepts
+    every value that rounds to it, so a printed "1.01" is not treated as exactly 1.0100.
+    """
     if role not in ROLES:
         raise ResultsError(f"{claim_id}/{item}: role {role!r} is not one of {ROLES}")
     paper = paper or _paper_of(claim_id)
     return {
         "paper": paper, "claim_id": claim_id, "item": item, "quantity": quantity, "role": role,
-        "reported": reported, "reported_lo": reported_lo, "reported_hi": reported_hi,
+        "reported_printed": reported_printed, "reported": reported, "reported_lo": reported_lo, "reported_hi": reported_hi,
         "reported_p": reported_p, "rederived": rederived, "rederived_lo": rederived_lo,
         "rederived_hi": rederived_hi, "rederived_p": rederived_p,
         "mc_lo": None, "mc_median": None, "mc_hi": None, "within_band": None, "power": None,
@@ -81,10 +85,11 @@ def from_ledger(ref: str, role: str, *, rederived: float | None = None,
     paper = _paper_of(claim_id)
     rec = ledger.lookup(paper, ref)
     # a bare P value ("P = .03" with no estimate) is itself the reported number
-    reported = _num(rec.p) if rec.quantity == "P" and _num(rec.value) is None else _num(rec.value)
+    bare_p = rec.quantity == "P" and _num(rec.value) is None
+    reported = _num(rec.p) if bare_p else _num(rec.value)
     return row(
         claim_id, item, quantity or rec.quantity, role, paper=paper,
-        reported=reported, reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
+        reported_printed=rec.p_printed if bare_p else rec.printed, reported=reported, reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
         reported_p=_num(rec.p), rederived=rederived, rederived_lo=rederived_lo,
         rederived_hi=rederived_hi, rederived_p=rederived_p, method=method, note=note,
     )  # fmt: skip
@@ -191,5 +196,5 @@ def display(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
             out[col] = [format_value(v, "rate") if _missing(v) else f"{100 * v:.0f}%" for v in out[col]]
     if "within_band" in out:
         out["within_band"] = [format_value(v, "") for v in out["within_band"]]
-    cols = columns or [c for c in out.columns if c not in ("paper", "method", "note")]
+    cols = columns or [c for c in out.columns if c not in ("paper", "method", "note", "reported_printed")]
     return out[cols].fillna("").reset_index(drop=True)

@@ -21,12 +21,21 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import gammaln
 
-from ..kernels import cox as kcox
 from ..kernels import km as kkm
-from ..kernels import logrank as klogrank
+from ..kernels.cox import cox_fit
+from ..kernels.logrank import logrank
 from .model import GROUPS, SALVAGE
 
+DIVERGED_LOG_HR = 10.0  # |log HR| > 10 (HR > 22,000) only arises when the likelihood has no maximum
+DIVERGED_SE = 5.0  # SE(log HR) > 5: a 95% CI spanning e^±10, the same monotone likelihood stopped early
+
+
+def _diverged(beta, se):
+    """Coefficients whose HR is 'not reached' (monotone likelihood), for lifelines and kernel alike."""
+    beta, se = np.asarray(beta, float), np.asarray(se, float)
+    return (np.abs(beta) > DIVERGED_LOG_HR) | ~(se <= DIVERGED_SE)
 SALVAGE_INDEX = {name: i for i, name in enumerate(SALVAGE)}
 LOGRANK_SALVAGE = ("bispecific", "lenalidomide", "targeted", "immunochemo")  # the four compared
 
@@ -105,12 +114,10 @@ MULTI_PRINTED = {
 def covariate_matrix(c: dict, params: dict) -> np.ndarray:
     """(n, 8) design in COVARIATES order; CRP and ferritin in the assumed units; NaN = missing.
 
-    Salvage indicators are defined among the patients with a recorded salvage line (NaN
-    otherwise), each class against all other recorded classes.
+    Salvage indicators: each class against every other failure, those with no recorded
+    further line included (an assumption: the paper does not name its reference group).
     """
-    rec = c["salvage"] < len(SALVAGE)
-    ind = {s: np.where(rec, (c["salvage"] == SALVAGE_INDEX[s]).astype(float), np.nan)
-           for s in ("bispecific", "lenalidomide", "targeted")}  # fmt: skip
+    ind = {s: (c["salvage"] == SALVAGE_INDEX[s]).astype(float) for s in ("bispecific", "lenalidomide", "targeted")}
     cols = [c["high_ldh"], c["ecog_ge2"], c["fail_d0_d30"], c["crp"] / params["crp_unit_mg_l"],
             c["ferritin"] / params["ferritin_unit_ug_l"], ind["bispecific"], ind["lenalidomide"], ind["targeted"]]  # fmt: skip
     return np.column_stack(cols)
@@ -145,8 +152,12 @@ def _finite(x: float) -> float:
     return float(x) if np.isfinite(x) else np.nan
 
 
-def single_cohort(c: dict, params: dict, rng: np.random.Generator, fisher_resamples: int = 2000) -> pd.DataFrame:
-    """Every re-derived number of one cohort with lifelines / scipy: rows ref, estimate, lo, hi, p, method."""
+def single_cohort(c: dict, params: dict, rng: np.random.Generator, fisher_resamples: int = 2000,
+                  parts: tuple[str, ...] = ("outcomes", "cox")) -> pd.DataFrame:  # fmt: skip
+    """Re-derived numbers of one cohort with lifelines / scipy: rows ref, estimate, lo, hi, p, method.
+
+    ``parts``: "outcomes" (KM, log-rank, follow-up, counts, cytopenia) and/or "cox" (DES-15 … DES-18).
+    """
     from lifelines import CoxPHFitter, KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
     from lifelines.utils import median_survival_times
@@ -159,6 +170,14 @@ def single_cohort(c: dict, params: dict, rng: np.random.Generator, fisher_resamp
     def km(t, e):
         return KaplanMeierFitter().fit(t, e)
 
+    if "outcomes" in parts:
+        _single_outcomes(c, rng, fisher_resamples, add, km, median_survival_times, multivariate_logrank_test)
+    if "cox" in parts:
+        _single_cox(c, params, add, CoxPHFitter)
+    return pd.DataFrame(rows, columns=["ref", "estimate", "lo", "hi", "p", "method"])
+
+
+def _single_outcomes(c, rng, fisher_resamples, add, km, median_survival_times, multivariate_logrank_test) -> None:
     for ref, tk, ek, sel in MEDIANS:
         keep = np.ones(c[tk].size, bool) if sel is None else sel(c)
         fit = km(c[tk][keep], c[ek][keep])
@@ -180,14 +199,6 @@ def single_cohort(c: dict, params: dict, rng: np.random.Generator, fisher_resamp
         keep = g >= 0
         res = multivariate_logrank_test(c[tk][keep], g[keep], c[ek][keep])
         add(ref, res.p_value, p=res.p_value, method="log-rank (lifelines)")
-    x = covariate_matrix(c, params)
-    for endpoint, (tk, ek, _, _) in ENDPOINTS.items():
-        for ref, cov in cox_refs(endpoint, "uni"):
-            j = COVARIATES.index(cov)
-            add(ref, *_lifelines_cox(CoxPHFitter, c[tk], c[ek], x[:, [j]], [cov])[cov], method="Cox univariable (lifelines)")
-        multi = _lifelines_cox(CoxPHFitter, c[tk], c[ek], x, list(COVARIATES))
-        for ref, cov in cox_refs(endpoint, "multi"):
-            add(ref, *multi[cov], method="Cox multivariable, complete cases (lifelines)")
     add("DES-02/ttf_median", float(np.median(c["ttf"])), method="sample median")
     add("DES-19/responders", float(c["dor"].size), method="count")
     chi = cytopenia_chi2(c["cytopenia_d30"], c["axicel"])
@@ -196,7 +207,17 @@ def single_cohort(c: dict, params: dict, rng: np.random.Generator, fisher_resamp
     add("DES-20/cytopenia_axicel_gt_tisacel", diff, method="difference in D30 cytopenia share, axi-cel minus tisa-cel")
     fp = fisher_rxc_mc(c["cytopenia_d30"], c["salvage"], rng, fisher_resamples)
     add("DES-20/cytopenia_salvage_fisher_p", fp, p=fp, method=f"Fisher exact (Monte Carlo, {fisher_resamples} tables)")
-    return pd.DataFrame(rows)
+
+
+def _single_cox(c, params, add, CoxPHFitter) -> None:
+    x = covariate_matrix(c, params)
+    for endpoint, (tk, ek, _, _) in ENDPOINTS.items():
+        for ref, cov in cox_refs(endpoint, "uni"):
+            j = COVARIATES.index(cov)
+            add(ref, *_lifelines_cox(CoxPHFitter, c[tk], c[ek], x[:, [j]], [cov])[cov], method="Cox univariable (lifelines)")
+        multi = _lifelines_cox(CoxPHFitter, c[tk], c[ek], x, list(COVARIATES))
+        for ref, cov in cox_refs(endpoint, "multi"):
+            add(ref, *multi[cov], method="Cox multivariable, complete cases (lifelines)")
 
 
 def _lifelines_cox(fitter_cls, t, e, x, names) -> dict[str, tuple]:
@@ -207,9 +228,8 @@ def _lifelines_cox(fitter_cls, t, e, x, names) -> dict[str, tuple]:
         warnings.simplefilter("always")
         fit = fitter_cls().fit(df, "T", "E")
     s = fit.summary
-    diverged = {n for n in names if abs(s.loc[n, "coef"]) > 10}  # |log HR| > 10: monotone likelihood
-    if any("converge" in str(w.message).lower() for w in caught):
-        diverged |= {n for n in names if s.loc[n, "se(coef)"] > 5}
+    del caught  # lifelines warns about the same monotone likelihoods that _diverged() flags
+    diverged = {n for n in names if _diverged(s.loc[n, "coef"], s.loc[n, "se(coef)"])}
     out = {}
     for n in names:
         if n in diverged:
@@ -237,15 +257,16 @@ def fisher_rxc_mc(cyto: np.ndarray, salvage: np.ndarray, rng: np.random.Generato
     y, g = cyto[keep].astype(int), salvage[keep]
     k = SALVAGE_INDEX["other"]
 
-    def logprob(tables):  # tables (B, k): cytopenia counts per class; margins fixed
-        col = np.bincount(g, minlength=k)
-        from scipy.special import gammaln
+    col = np.bincount(g, minlength=k)
 
+    def logprob(tables):  # tables (B, k): cytopenia counts per class; margins fixed
         return (gammaln(col + 1) - gammaln(tables + 1) - gammaln(col - tables + 1)).sum(-1)
 
     obs = np.bincount(g[y == 1], minlength=k)[None]
-    perms = np.argsort(rng.random((resamples, y.size)), axis=1)
-    sims = np.stack([np.bincount(g[y[p_] == 1], minlength=k) for p_ in perms])
+    perms = np.argsort(rng.random((resamples, y.size)), axis=1)  # each row: one relabelling
+    rows = np.repeat(np.arange(resamples), y.size)
+    hits = y[perms].ravel() == 1
+    sims = np.bincount(rows[hits] * k + np.tile(g, resamples)[hits], minlength=resamples * k).reshape(resamples, k)
     lp_obs, lp_sim = logprob(obs)[0], logprob(sims)
     return float((1 + np.sum(lp_sim <= lp_obs + 1e-9)) / (resamples + 1))
 
@@ -271,14 +292,20 @@ def _stack_sel(cohorts: Sequence[dict], sel: Selector | None, key: str) -> np.nd
     return out
 
 
-def batched(cohorts: Sequence[dict], params: dict, include: str = "all") -> pd.DataFrame:
+def batched(cohorts: Sequence[dict], params: dict, include="all") -> pd.DataFrame:
     """Kernel re-analysis of many cohorts: long rows rep, claim_id, item, estimate, lo, hi, p.
 
-    ``include="calibration"`` computes only what the calibration targets need (faster).
+    ``include``: "all"; "calibration" (only the calibration targets, faster); or an iterable of
+    claim IDs and/or "CLAIM/item" references to compute.
     """
     from .calibration import CALIBRATION_TARGETS
 
-    wanted = set(CALIBRATION_TARGETS) if include == "calibration" else None
+    if isinstance(include, str) and include == "all":
+        wanted = None
+    elif isinstance(include, str) and include == "calibration":
+        wanted = set(CALIBRATION_TARGETS)
+    else:
+        wanted = _Wanted(include)
     R = len(cohorts)
     reps = np.arange(R)
     parts = []
@@ -326,23 +353,16 @@ def batched(cohorts: Sequence[dict], params: dict, include: str = "all") -> pd.D
     for ref, tk, ek, lab in LOGRANKS:
         if need([ref]):
             g = np.stack([lab(c) for c in cohorts])
-            _, _, p = klogrank.logrank(_stack(cohorts, tk), _stack(cohorts, ek), np.maximum(g, 0), g >= 0)
+            _, _, p = logrank(_stack(cohorts, tk), _stack(cohorts, ek), np.maximum(g, 0), g >= 0)
             emit(ref, p, p=p)
     x = np.stack([covariate_matrix(c, params) for c in cohorts])
-    for endpoint, (tk, ek, _, _) in ENDPOINTS.items():
-        t, e = _stack(cohorts, tk), _stack(cohorts, ek)
-        for ref, cov in cox_refs(endpoint, "uni"):
-            if need([ref]):
-                j = COVARIATES.index(cov)
-                fit = kcox.cox_fit(t, e, x[:, :, [j]])
-                emit(ref, fit.hr[:, 0], fit.hr_lo[:, 0], fit.hr_hi[:, 0], fit.p[:, 0])
-        multi_refs = cox_refs(endpoint, "multi")
-        if need([r for r, _ in multi_refs]):
-            fit = kcox.cox_fit(t, e, x)
-            for ref, cov in multi_refs:
-                j = COVARIATES.index(cov)
-                emit(ref, fit.hr[:, j], fit.hr_lo[:, j], fit.hr_hi[:, j], fit.p[:, j])
-    if wanted is None:
+    # a replicate with a monotone likelihood (e.g. no event among the few bispecific patients of a
+    # complete-case model) makes the kernel divide by zero on its way to flagging the fit as
+    # unconverged (NaN estimates); those NaNs are the result, the floating-point warnings are noise
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        _batched_cox(cohorts, x, need, emit)
+    if need(["DES-02/ttf_median", "DES-19/responders", "DES-20/cytopenia_product_chi2_p",
+             "DES-20/cytopenia_salvage_fisher_p"]):  # fmt: skip
         emit("DES-02/ttf_median", [np.median(c["ttf"]) for c in cohorts])
         emit("DES-19/responders", [c["dor"].size for c in cohorts])
         cyto, axi = _stack(cohorts, "cytopenia_d30"), _stack(cohorts, "axicel")
@@ -350,7 +370,68 @@ def batched(cohorts: Sequence[dict], params: dict, include: str = "all") -> pd.D
         emit("DES-20/cytopenia_product_chi2_p", p_chi, p=p_chi)
         diff = (cyto * axi).sum(1) / axi.sum(1) - (cyto * (1 - axi)).sum(1) / (1 - axi).sum(1)
         emit("DES-20/cytopenia_axicel_gt_tisacel", diff)
+        # the band of the Fisher P uses Pearson's chi-squared on the same 2 x 5 table (the exact
+        # test needs resampling per replicate); under independence both P are close to uniform
+        p_fisher = _chi2_rxc_batch(cyto, _stack(cohorts, "salvage"), SALVAGE_INDEX["other"])
+        emit("DES-20/cytopenia_salvage_fisher_p", p_fisher, p=p_fisher)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["rep", "claim_id", "item", "estimate", "lo", "hi", "p"])
+
+
+def _batched_cox(cohorts, x, need, emit) -> None:
+    """Univariable and multivariable Cox fits of both endpoints across the replicates."""
+    for endpoint, (tk, ek, _, _) in ENDPOINTS.items():
+        t, e = _stack(cohorts, tk), _stack(cohorts, ek)
+        for ref, cov in cox_refs(endpoint, "uni"):
+            if need([ref]):
+                j = COVARIATES.index(cov)
+                fit = cox_fit(t, e, x[:, :, [j]])
+                emit(ref, fit.hr[:, 0], fit.hr_lo[:, 0], fit.hr_hi[:, 0], fit.p[:, 0])
+        multi_refs = cox_refs(endpoint, "multi")
+        if need([r for r, _ in multi_refs]):
+            fit = _multi_fit(t, e, x)
+            for ref, cov in multi_refs:
+                j = COVARIATES.index(cov)
+                emit(ref, fit.hr[:, j], fit.hr_lo[:, j], fit.hr_hi[:, j], fit.p[:, j])
+
+
+def _multi_fit(t, e, x):
+    """Multivariable fit; a coefficient running off to infinity (HR "not reached") gets NaN alone.
+
+    With few patients in a class and no event among them (the paper's bispecific HR of PFS-2),
+    the likelihood has no maximum in that coefficient only; the others converge to finite limits,
+    as lifelines reports them. A fit that fails for any other reason gets NaN throughout.
+    """
+    fit = cox_fit(t, e, x, nan_if_unconverged=False)
+    diverged = _diverged(fit.beta, fit.se)
+    failed = (~fit.converged & ~diverged.any(axis=1))[:, None] | ~np.isfinite(fit.beta)
+    bad = diverged | failed
+    for name in ("hr", "hr_lo", "hr_hi", "p"):
+        setattr(fit, name, np.where(bad, np.nan, getattr(fit, name)))
+    return fit
+
+
+class _Wanted:
+    """Membership by claim ID ("DES-15") or by full reference ("DES-15/pfs2_uni_crp")."""
+
+    def __init__(self, include):
+        self.refs = set(include)
+
+    def __contains__(self, ref: str) -> bool:
+        return ref in self.refs or ref.split("/")[0] in self.refs
+
+
+def _chi2_rxc_batch(cyto: np.ndarray, group: np.ndarray, k: int) -> np.ndarray:
+    """Pearson chi-squared P of cytopenia (2 rows) by group labels 0..k-1, per replicate."""
+    onehot = group[..., None] == np.arange(k)  # (R, n, k); other labels fall out
+    col = onehot.sum(1).astype(float)
+    yes = (onehot * (cyto[..., None] == 1)).sum(1).astype(float)
+    n = col.sum(1, keepdims=True)
+    share = yes.sum(1, keepdims=True) / n
+    expected_yes, expected_no = col * share, col * (1 - share)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = (yes - expected_yes) ** 2 / expected_yes + (col - yes - expected_no) ** 2 / expected_no
+    chi2 = np.nansum(np.where(col > 0, terms, 0.0), axis=1)
+    return stats.chi2.sf(chi2, (col > 0).sum(1) - 1)
 
 
 def _chi2_2x2_batch(cyto: np.ndarray, axi: np.ndarray) -> np.ndarray:

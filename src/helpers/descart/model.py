@@ -36,7 +36,7 @@ from functools import cache
 import numpy as np
 from scipy import optimize, stats
 
-from .. import assumptions, ledger
+from .. import assumptions, audit, ledger
 from ..params import ParameterError, check_positive
 
 GROUPS = ("d0_d30", "d31_d90", "after_d90")
@@ -56,7 +56,19 @@ def _count(ref: str) -> int:
 
 
 def _n(ref: str) -> int:
-    return int(round(float(ledger.lookup("descart", ref)["n"])))
+    """The printed denominator of a percentage, or the one it implies when none is printed.
+
+    Where several whole denominators round to the printed percentage, the one closest to
+    count / percent is taken (e.g. 72 = 38.9% implies 185).
+    """
+    rec = ledger.lookup("descart", ref)
+    if rec["n"] == rec["n"] and rec["n"] is not None:  # printed (not NaN)
+        return int(round(float(rec["n"])))
+    count = int(round(float(rec["count"])))
+    fits = audit.implied_denominators(count, rec["printed"])
+    if not fits:
+        raise ValueError(f"{ref}: no denominator gives {count} = {rec['printed']}%; check the ledger")
+    return min(fits, key=lambda n: abs(n - 100 * count / float(rec["value"])))
 
 
 @cache
@@ -216,7 +228,7 @@ def simulate(rng: np.random.Generator, params: dict, n_multiplier: int = 1) -> d
     # --- outcomes after failure
     salvage_effect = np.array([
         p["b_lenalidomide"], p["b_lenalidomide"] + p["bispecific_vs_lenalidomide_log_hr"],
-        p["targeted_log_hr"], p["radiotherapy_log_hr"], p["immunochemo_log_hr"], 0.0, 0.0,
+        p["targeted_log_hr"], p["radiotherapy_log_hr"], p["immunochemo_log_hr"], 0.0, p["no_salvage_log_hr"],
     ])[salvage]  # fmt: skip
     lp = (p["b_d0_d30"] * d0_d30 + p["b_d31_d90"] * d31_d90 + p["b_ldh"] * high_ldh
           + p["b_ecog"] * ecog + p["b_crp"] * crp_u + p["b_ferritin"] * fer_u
@@ -265,7 +277,8 @@ def _registry(rng: np.random.Generator, p: dict, d: dict, m: int, fail: dict) ->
     np_time = np.minimum(nrm, follow_np)
     np_event = (nrm <= follow_np).astype(float)
     # responders: non-progressive CR/PR, and failures after D30 whose relapse ended a response
-    np_resp = _exact_labels(rng, n_np, _scaled(d["np_response"][:2], m)) < 2
+    np_status = _exact_labels(rng, n_np, _scaled(d["np_response"], m))  # CR, PR, SD, 3 = not given
+    np_resp = np_status < 2
     resp_t = p["response_time_months"]
     fail_resp = (fail["ttf"] > resp_t) & (rng.random(fail["ttf"].size) < p["failure_responded_share"])
     dor = np.concatenate([fail["ttf"][fail_resp] - resp_t, np_time[np_resp] - resp_t])
@@ -279,5 +292,5 @@ def _registry(rng: np.random.Generator, p: dict, d: dict, m: int, fail: dict) ->
         "reg_axicel": np.concatenate([fail["axicel"],
                                       _exact_subset(rng, n_np, (d["infused_axicel"] - d["failed_axicel"]) * m)]),
         "reg_failed": np.concatenate([np.ones(fail["ttf"].size), np.zeros(n_np)]),
-        "dor": dor, "dor_event": dor_event,
+        "np_status": np_status, "dor": dor, "dor_event": dor_event,
     }  # fmt: skip

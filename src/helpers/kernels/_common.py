@@ -26,6 +26,25 @@ def as_batch(a, name: str, ndim: int = 2) -> np.ndarray:
     return arr
 
 
+def weighted_gram(weight: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum_n weight_rn x_rn x_rn' per replicate (R, k, k), as a batched matrix product."""
+    return np.matmul((x * weight[..., None]).transpose(0, 2, 1), x)
+
+
+def well_conditioned(info: np.ndarray, limit: float = 1e12) -> np.ndarray:
+    """(R,) True where the symmetric information matrix is finite and not near-singular.
+
+    A condition number above ``limit`` means a flat direction of the likelihood (no unique
+    maximum, e.g. separation): Newton steps there are meaningless.
+    """
+    ok = np.isfinite(info).all((1, 2))
+    out = np.zeros(len(info), dtype=bool)
+    if ok.any():
+        eig = np.linalg.eigvalsh(info[ok])
+        out[ok] = (eig[:, 0] > 0) & (eig[:, -1] < limit * eig[:, 0])
+    return out
+
+
 def complete_case(time: np.ndarray, mask, *others: np.ndarray) -> np.ndarray:
     """Boolean (R, n): patients kept — inside ``mask`` and with finite time and covariates."""
     keep = np.isfinite(time)
@@ -80,9 +99,9 @@ class Sorted:
 
         ``w`` is (R, n) or (R, n, ...) already in sorted order.
         """
-        cum = np.cumsum(w, axis=1)
-        total = cum[:, -1:]
-        return total - self._at(cum, self._first_flat) + self._at(w, self._first_flat)
+        # reverse cumulative sum, not total minus forward sum: small late risk sets stay exact
+        rev = np.cumsum(w[:, ::-1], axis=1)[:, ::-1]
+        return self._at(rev, self._first_flat)
 
     def cum_through_group(self, w: np.ndarray) -> np.ndarray:
         """Sum of ``w`` over all positions with time <= this position's time."""

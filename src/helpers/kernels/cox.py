@@ -19,7 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ._common import Z95, Sorted, as_batch, complete_case, sort_by_time
+from ._common import (
+    Z95,
+    Sorted,
+    as_batch,
+    complete_case,
+    sort_by_time,
+    weighted_gram,
+    well_conditioned,
+)
 
 MAX_ABS_BETA = 20.0  # |log HR| > 20 (HR > 5e8) only arises when the likelihood has no maximum
 
@@ -40,39 +48,45 @@ class CoxFit:
     iterations: np.ndarray
 
 
-def _pieces(s: Sorted, x: np.ndarray, beta: np.ndarray, ties: str, need_hessian: bool = True):
-    """Log partial likelihood, gradient and Hessian at ``beta`` for every replicate."""
+def _tie_fractions(s: Sorted, ties: str) -> np.ndarray:
+    """Efron: the l-th of d tied deaths (l = 0..d-1) removes l/d of the tied deaths' weight."""
+    if ties == "breslow":
+        return np.zeros_like(s.event)
+    n_dead = s.group_sum(s.event)
+    return np.where(s.event > 0, s.rank_in_group(s.event) / np.maximum(n_dead, 1), 0.0)
+
+
+def _pieces(s: Sorted, x: np.ndarray, frac: np.ndarray, beta: np.ndarray, need: str = "all"):
+    """Log partial likelihood (and gradient, information) at ``beta`` for every replicate.
+
+    Each death i contributes eta_i - log(den_i), den_i = S0(t_i) - frac_i D0(t_i), where S0 sums
+    exp(eta) over the risk set and D0 over the deaths tied at t_i. The information sum
+    sum_i [S2(t_i) - frac_i D2(t_i)] / den_i is regrouped per patient j as
+    x_j x_j' (w_j A_j - dw_j B_j), A_j = sum of 1/den_i over deaths with t_i <= t_j and
+    B_j = sum of frac_i/den_i over deaths tied with j, so no (R, n, k, k) cumulative sums.
+    """
     eta = np.einsum("rnk,rk->rn", x, beta)
     # centre eta per replicate for numerical safety (the likelihood is shift invariant)
     shift = np.where(s.keep > 0, eta, -np.inf).max(axis=1, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0.0)
     w = np.exp(eta - shift) * s.keep
     dw = w * s.event
-    s0 = s.at_risk(w)
-    s1 = s.at_risk(w[..., None] * x)
-    d0 = s.group_sum(dw)
-    d1 = s.group_sum(dw[..., None] * x)
-    if ties == "efron":
-        n_dead = s.group_sum(s.event)
-        frac = np.where(s.event > 0, s.rank_in_group(s.event) / np.maximum(n_dead, 1), 0.0)
-    else:
-        frac = np.zeros_like(s0)
     ev = s.event > 0
+    s0 = s.at_risk(w)
+    d0 = s.group_sum(dw)
     den = np.where(ev, s0 - frac * d0, 1.0)
-    num1 = s1 - frac[..., None] * d1
-    mean1 = num1 / den[..., None]
     loglik = np.where(ev, eta - shift - np.log(den), 0.0).sum(1)
+    if need == "loglik":
+        return loglik, None, None
+    s1 = s.at_risk(w[..., None] * x)
+    d1 = s.group_sum(dw[..., None] * x)
+    mean1 = (s1 - frac[..., None] * d1) / den[..., None]
     grad = (s.event[..., None] * (x - mean1)).sum(1)
-    if not need_hessian:
-        return loglik, grad, None
-    xx = x[..., :, None] * x[..., None, :]
-    s2 = s.at_risk(w[..., None, None] * xx)
-    d2 = s.group_sum(dw[..., None, None] * xx)
-    num2 = s2 - frac[..., None, None] * d2
-    wt = s.event / den
-    info = np.einsum("rn,rnkl->rkl", wt, num2) - np.einsum(
-        "rn,rnk,rnl->rkl", s.event, mean1, mean1
-    )
+    inv_den = s.event / den
+    a = s.cum_through_group(inv_den)
+    b = s.group_sum(inv_den * frac)
+    weight = w * a - dw * b
+    info = weighted_gram(weight, x) - weighted_gram(s.event, mean1)
     return loglik, grad, info
 
 
@@ -80,14 +94,17 @@ def cox_fit(time, event, x, mask=None, *, ties: str = "efron", max_iter: int = 5
             tol: float = 1e-9, nan_if_unconverged: bool = True, z: float = Z95) -> CoxFit:  # fmt: skip
     """Fit a Cox model to each replicate: ``time``, ``event`` (R, n); ``x`` (R, n, k) or (R, n).
 
-    Convergence: largest absolute Newton step < ``tol`` (on the log-HR scale).
+    Convergence: largest absolute Newton step < ``tol`` (on the log-HR scale). A |log HR|
+    above ``MAX_ABS_BETA`` counts as divergence, so give covariates natural units (age per
+    10 years, not per day-fraction). Returns a ``CoxFit``; ``hr_lo``/``hr_hi`` are Wald 95%
+    limits exp(beta -+ z se), as lifelines prints them.
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties={ties!r} is not allowed: use 'efron' or 'breslow'")
     t = as_batch(time, "time")
     e = as_batch(event, "event")
     xa = np.asarray(x, dtype=float)
-    if xa.ndim == t.ndim and xa.shape == np.shape(time):  # one covariate given as (R, n) or (n,)
+    if xa.shape == np.shape(time):  # one covariate given as (R, n) or (n,)
         xa = xa[..., None]
     xa = as_batch(xa, "x", ndim=3)
     if xa.shape[:2] != t.shape:
@@ -106,47 +123,41 @@ def cox_fit(time, event, x, mask=None, *, ties: str = "efron", max_iter: int = 5
     iters = np.zeros(r_all, dtype=int)
     converged = np.zeros(r_all, dtype=bool)
     active = np.flatnonzero(s.event.sum(1) > 0)  # no events: nothing to fit
-    sub = _subset(s, active)
-    xa_ = xs[active]
-    ll, grad, inf_ = _pieces(sub, xa_, beta[active], ties)
+    sub = s.subset(active)
+    x_act = xs[active]
+    frac = _tie_fractions(sub, ties)
+    ll, grad, info_act = _pieces(sub, x_act, frac, beta[active])
     for it in range(1, max_iter + 1):
         if active.size == 0:
             break
-        step = _solve(inf_, grad)
+        step = _solve(info_act, grad)
         bad = ~np.isfinite(step).all(1)
         b_old = beta[active]
         b_new = b_old + np.where(bad[:, None], 0.0, step)
-        ll_new, _, _ = _pieces(sub, xa_, b_new, ties, need_hessian=False)
+        ll_new, _, _ = _pieces(sub, x_act, frac, b_new, need="loglik")
         # halve the step while the log partial likelihood gets worse
         for _ in range(30):
             worse = ~(ll_new >= ll - 1e-12) & ~bad
             if not worse.any():
                 break
             b_new = np.where(worse[:, None], b_old + (b_new - b_old) / 2, b_new)
-            ll_new, _, _ = _pieces(sub, xa_, b_new, ties, need_hessian=False)
+            ll_new, _, _ = _pieces(sub, x_act, frac, b_new, need="loglik")
         beta[active] = b_new
         iters[active] = it
-        ll, grad, inf_ = _pieces(sub, xa_, b_new, ties)
+        ll, grad, info_act = _pieces(sub, x_act, frac, b_new)
         loglik[active] = ll
-        info[active] = inf_
+        info[active] = info_act
         done = (np.abs(b_new - b_old).max(1) < tol) & ~bad
         diverged = bad | (np.abs(b_new).max(1) > MAX_ABS_BETA)
         converged[active[done & ~diverged]] = True
         stay = ~(done | diverged)
-        active, sub = active[stay], _subset(sub, np.flatnonzero(stay))
-        xa_, ll, grad, inf_ = xa_[stay], ll[stay], grad[stay], inf_[stay]
+        active, sub = active[stay], sub.subset(np.flatnonzero(stay))
+        x_act, frac, ll, grad, info_act = x_act[stay], frac[stay], ll[stay], grad[stay], info_act[stay]
 
     cov = np.full_like(info, np.nan)
-    inv_ok = np.isfinite(info).all((1, 2))
+    inv_ok = well_conditioned(info, limit=1e14)  # singular at the end: no standard errors
     if inv_ok.any():
-        try:
-            cov[inv_ok] = np.linalg.inv(info[inv_ok])
-        except np.linalg.LinAlgError:
-            for i in np.flatnonzero(inv_ok):
-                try:
-                    cov[i] = np.linalg.inv(info[i])
-                except np.linalg.LinAlgError:
-                    pass
+        cov[inv_ok] = np.linalg.inv(info[inv_ok])
     var = np.diagonal(cov, axis1=1, axis2=2)
     with np.errstate(invalid="ignore"):
         se = np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
@@ -164,15 +175,7 @@ def cox_fit(time, event, x, mask=None, *, ties: str = "efron", max_iter: int = 5
 def _solve(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """Newton step info^-1 grad per replicate; NaN where the information matrix is singular."""
     out = np.full_like(grad, np.nan)
-    ok = np.isfinite(info).all((1, 2)) & np.isfinite(grad).all(1)
-    cond = np.full(len(grad), np.inf)
-    if ok.any():
-        cond[ok] = np.linalg.cond(info[ok])
-    ok &= cond < 1e12  # near-singular information: a flat direction, no unique maximum
+    ok = well_conditioned(info) & np.isfinite(grad).all(1)
     if ok.any():
         out[ok] = np.linalg.solve(info[ok], grad[ok][..., None])[..., 0]
     return out
-
-
-def _subset(s: Sorted, rows: np.ndarray) -> Sorted:
-    return Sorted(*(getattr(s, f)[rows] for f in ("order", "time", "keep", "event", "start", "last", "first_idx")))

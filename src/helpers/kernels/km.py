@@ -46,7 +46,10 @@ def kaplan_meier(time, event, mask=None, z: float = Z95) -> KMCurves:
     step = s.last & (at_risk > 0) & (deaths > 0)
     safe_n = np.where(step, at_risk, 1.0)
     d = np.where(step, deaths, 0.0)
-    surv = np.cumprod(1.0 - d / safe_n, axis=1)
+    # product-limit in log space, summed in time order exactly as lifelines does: the same
+    # floating-point S, so a curve landing on 0.5 gives the same median
+    with np.errstate(divide="ignore"):
+        surv = np.exp(np.cumsum(np.log(safe_n - d) - np.log(safe_n), axis=1))
     # Greenwood term d / (n (n - d)); lifelines sets it to 0 where d == n (S drops to 0)
     gw_den = safe_n * (safe_n - d)
     gw = np.cumsum(np.where(step & (gw_den > 0), d / np.where(gw_den > 0, gw_den, 1.0), 0.0), axis=1)
@@ -76,12 +79,15 @@ def _first_time_at_or_below(curve: np.ndarray, times: np.ndarray, q: float) -> n
 
 
 def median(curves: KMCurves, q: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median survival (or the ``q`` quantile of S) with its 95% CI; ``inf`` = not reached."""
+    """Median survival (or the ``q`` quantile of S) with its 95% CI; ``inf`` = not reached.
+
+    NaN for a replicate with no patients left after the mask.
+    """
     t = curves.time
-    return (
-        _first_time_at_or_below(curves.survival, t, q),
-        _first_time_at_or_below(curves.lower, t, q),
-        _first_time_at_or_below(curves.upper, t, q),
+    empty = np.isnan(curves.last_time)
+    return tuple(
+        np.where(empty, np.nan, _first_time_at_or_below(c, t, q))
+        for c in (curves.survival, curves.lower, curves.upper)
     )
 
 
@@ -94,7 +100,7 @@ def survival_at(curves: KMCurves, times) -> tuple[np.ndarray, np.ndarray, np.nda
     t = curves.time
     r = np.arange(t.shape[0])[:, None]
     # number of sorted positions with time <= landmark; S after the last of them applies
-    pos = np.stack([np.searchsorted(row, times, side="right") for row in t])
+    pos = (t[:, :, None] <= times[None, None, :]).sum(axis=1)
     idx = np.maximum(pos - 1, 0)
     before = pos == 0
     out = []

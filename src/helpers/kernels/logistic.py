@@ -13,7 +13,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import expit, log_expit
 
-from ._common import Z95, as_batch, complete_case
+from ._common import Z95, as_batch, complete_case, weighted_gram, well_conditioned
 
 MAX_ABS_BETA = 30.0  # |log OR| > 30 only arises under separation (fitted probabilities 0 or 1)
 
@@ -71,13 +71,13 @@ def logistic_fit(y, x, mask=None, *, add_intercept: bool = True, max_iter: int =
         ll, eta = _loglik(ys, xs, ws, b_old)
         prob = expit(eta)
         grad = np.einsum("rn,rnk->rk", ws * (ys - prob), xs)
-        inf_ = np.einsum("rn,rnk,rnl->rkl", ws * prob * (1 - prob), xs, xs)
-        info[active] = inf_
+        info_act = weighted_gram(ws * prob * (1 - prob), xs)
+        info[active] = info_act
         loglik[active] = ll
         step = np.full_like(grad, np.nan)
-        ok = np.isfinite(inf_).all((1, 2)) & (np.linalg.cond(inf_) < 1e12)
+        ok = well_conditioned(info_act)
         if ok.any():
-            step[ok] = np.linalg.solve(inf_[ok], grad[ok][..., None])[..., 0]
+            step[ok] = np.linalg.solve(info_act[ok], grad[ok][..., None])[..., 0]
         bad = ~ok
         b_new = b_old + np.where(bad[:, None], 0.0, step)
         ll_new, _ = _loglik(ys, xs, ws, b_new)
@@ -96,10 +96,10 @@ def logistic_fit(y, x, mask=None, *, add_intercept: bool = True, max_iter: int =
     # information at the final estimate (the loop stored it one step earlier)
     ll, eta = _loglik(yw, xw, w, beta)
     prob = expit(eta)
-    info = np.einsum("rn,rnk,rnl->rkl", w * prob * (1 - prob), xw, xw)
+    info = weighted_gram(w * prob * (1 - prob), xw)
     loglik = ll
     cov = np.full_like(info, np.nan)
-    ok = np.isfinite(info).all((1, 2)) & (np.linalg.cond(info) < 1e14)
+    ok = well_conditioned(info, limit=1e14)
     if ok.any():
         cov[ok] = np.linalg.inv(info[ok])
     var = np.diagonal(cov, axis1=1, axis2=2)

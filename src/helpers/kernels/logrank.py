@@ -17,7 +17,7 @@ def logrank(time, event, group, mask=None, n_groups: int | None = None):
     """Return ``(chi2, df, p)`` arrays (R,). ``group`` holds integer labels 0 .. n_groups-1.
 
     A group with no patients in a replicate lowers that replicate's df (pseudo-inverse of V);
-    with fewer than two groups present the result is NaN.
+    with fewer than two groups present, or no events, the result is NaN.
     """
     t = as_batch(time, "time")
     e = as_batch(event, "event")
@@ -46,7 +46,7 @@ def logrank(time, event, group, mask=None, n_groups: int | None = None):
     df = present.sum(1) - 1
     inv = np.linalg.pinv(cov, rcond=1e-10, hermitian=True)
     chi2 = np.einsum("rk,rkl,rl->r", o_minus_e, inv, o_minus_e)
-    ok = df >= 1
+    ok = (df >= 1) & (s.event.sum(1) > 0)  # no events: nothing to compare
     chi2 = np.where(ok, chi2, np.nan)
     p = np.where(ok, stats.chi2.sf(chi2, np.maximum(df, 1)), np.nan)
     return chi2, df.astype(float), p

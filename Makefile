@@ -73,8 +73,10 @@ bench: $(STAMP) ## time the replication engine against a plain lifelines loop ->
 calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibrated/ (slow)
 	@$(PY) -m helpers.calibrate all
 
-validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> reports/validation
+validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> reports/validation, docs/figures
 	@$(PY) -m pytest -q -m slow tests
+	@mkdir -p docs/figures && cp reports/validation/coverage.png docs/figures/validation_coverage.png
+	@cp reports/validation/validation.csv docs/figures/validation.csv
 
 refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies
 	@$(PY) -m helpers.runner refresh

@@ -216,8 +216,8 @@ def main() -> None:
                 "lifelines with precision=1e-12 they fall to <1e-6 (the largest left is the p-value "
                 "of a coefficient near 0, where lifelines' relative stopping rule still stops "
                 "early). Compared: log HR with its 95% CI and p; "
-                "KM median with CI; log-rank chi2 and p. The machine (2 cores) was shared with other helpers' jobs during the run, "
-                "so the rates are lower bounds.",
+                "KM median with CI; log-rank chi2 and p. Rates fall when other jobs share the cores: "
+                "see machine.load_average_1min_at_end.",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1min_at_end": round(os.getloadavg()[0], 2)},  # fmt: skip
     }

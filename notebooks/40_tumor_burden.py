@@ -235,7 +235,7 @@ for (claim_id, item), e in effects.items():
 table = results.frame(rows)
 draws = replicate.run(replication.make_simulate(settings["cohort_size"]),
                       replication.make_analyse(settings, settings["dean_cohort_size"]),
-                      seed=seed, replicates=replicates, progress=False)
+                      seed=seed, replicates=replicates)
 table = results.finalise(replicate.summarise(draws, table))
 results.save(table, "40_tumor_burden")
 results.display(table, ["claim_id", "item", "role", "reported", "rederived", "mc_lo", "mc_median", "mc_hi", "status"])

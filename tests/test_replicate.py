@@ -69,3 +69,20 @@ def test_chunk_size_shrinks_for_large_cohorts():
 def test_bad_chunk_is_a_parameter_error():
     with pytest.raises(ParameterError, match="chunk"):
         replicate.run(simulate_tiny, analyse_tiny, seed=1, replicates=2, chunk=0)
+
+
+def test_large_n_mode_converges_on_the_population_value():
+    import pandas as pd
+
+    from helpers import replicate
+
+    def simulate_at(rng, k):
+        return rng.normal(2.0, 1.0, 100 * k)
+
+    def analyse(cohorts):
+        return pd.DataFrame({"rep": 0, "claim_id": "X-01", "item": "mean", "estimate": [c.mean() for c in cohorts]})
+
+    wide = replicate.converge(simulate_at, analyse, seed=3, multipliers=(1, 100))
+    assert list(wide.columns) == ["n x 1", "n x 100"]
+    # SE of the mean is 0.1 at n = 100 and 0.01 at n = 10,000: 5 SE bounds
+    assert abs(wide.iloc[0]["n x 100"] - 2.0) < 0.05

@@ -64,3 +64,22 @@ def test_failed_run_leaves_last_good_outputs_unchanged(tmp_path, monkeypatch):
     leftovers = [p.name for p in (tmp_path / "reports").iterdir() if p.name.startswith(".staging")]
     assert not leftovers
     shutil.rmtree(tmp_path / "reports")
+
+
+def test_interrupted_run_leaves_last_good_outputs_unchanged(tmp_path, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setattr(paths, "PROJ_ROOT", tmp_path)
+    good = tmp_path / "01_good.ipynb"
+    _tiny_notebook(good)
+    runner.run([good], {"seed": 5}, quiet=True)
+    table = tmp_path / "reports" / "tables" / "out.csv"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as Ctrl-C half-way through a run
+
+    monkeypatch.setattr(pm, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run([good], {"seed": 9}, quiet=True)
+    assert table.read_text() == "seed,5\n"
+    assert not [p for p in (tmp_path / "reports").iterdir() if p.name.startswith(".staging")]

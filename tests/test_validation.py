@@ -8,7 +8,12 @@ n = 69, the smallest cohort) and analysed with the batched kernels:
 - log-rank type I error: two arms with the same Weibull distribution;
 - Cox (Efron) HR 95% CI: arm HR 0.6 (times rounded to 0.1 month, so ties), plus the type I
   error of the Wald test for a second covariate with no effect;
-- logistic OR 95% CI: exposure OR 2, adjusted for a continuous covariate.
+- logistic OR 95% CI: exposure OR 2, adjusted for a continuous covariate;
+- GEE OR 95% CI (exchangeable, robust SE; the numpy GEE of ``helpers.figura.gee``): 63 patients
+  with 469 lesions, a lesion-level binary feature, a patient random intercept (SD 1). The true
+  marginal OR is computed by Gauss-Hermite quadrature: the feature is independent of the random
+  effect, so the marginal mean is exactly logistic in it and GEE is consistent for that OR;
+- Mann-Whitney type I error (``helpers.jain.stats.mann_whitney``): 40% vs 60% split, no shift.
 Censoring is uniform on (0, 36) months, as from staggered entry with a common cut-off.
 
 The fast subset (400 replicates per check) runs in `make test`; the full study (2,000 per
@@ -20,6 +25,8 @@ import pandas as pd
 import pytest
 
 from helpers import io, kernels, paths
+from helpers.figura.gee import gee_exchangeable
+from helpers.jain.stats import mann_whitney
 
 SIZES = (238, 69)
 FOLLOW_UP = 36.0
@@ -28,6 +35,30 @@ WEIBULL_SHAPE, WEIBULL_SCALE, LANDMARK = 1.5, 15.0, 12.0
 HR = 0.6
 OR, LOGIT_INTERCEPT, LOGIT_SLOPE_Z = 2.0, -0.5, 0.3
 NOMINAL_COVERAGE, ALPHA = 0.95, 0.05
+GEE_PATIENTS, GEE_LESIONS, GEE_INTERCEPT, GEE_LOG_OR, GEE_RE_SD = 63, 469, -1.0, np.log(2.0), 1.0
+
+
+def marginal_or(intercept: float, log_or: float, sd: float) -> float:
+    """Population-averaged OR of a random-intercept logistic model (Gauss-Hermite, 60 nodes)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    weights = weights / weights.sum()
+    p0, p1 = (float(np.sum(weights / (1 + np.exp(-(intercept + b * log_or + sd * nodes))))) for b in (0, 1))
+    return (p1 / (1 - p1)) / (p0 / (1 - p0))
+
+
+def gee_coverage(rng, replicates: int) -> tuple[float, int]:
+    truth = marginal_or(GEE_INTERCEPT, GEE_LOG_OR, GEE_RE_SD)
+    sizes = np.full(GEE_PATIENTS, GEE_LESIONS // GEE_PATIENTS)
+    sizes[: GEE_LESIONS - sizes.sum()] += 1  # 469 lesions over 63 patients
+    groups = np.repeat(np.arange(GEE_PATIENTS), sizes)
+    lo, hi = np.full(replicates, np.nan), np.full(replicates, np.nan)
+    for r in range(replicates):
+        x = rng.binomial(1, 0.4, GEE_LESIONS).astype(float)
+        eta = GEE_INTERCEPT + GEE_LOG_OR * x + GEE_RE_SD * rng.normal(size=GEE_PATIENTS)[groups]
+        y = rng.binomial(1, 1 / (1 + np.exp(-eta))).astype(float)
+        fit = gee_exchangeable(y, x, groups)
+        lo[r], hi[r] = fit.lo, fit.hi
+    return covered(lo, hi, truth)
 
 
 def censor(rng, latent):
@@ -91,6 +122,14 @@ def study(n: int, replicates: int, seed: int) -> pd.DataFrame:
     y = rng.binomial(1, 1 / (1 + np.exp(-eta)))
     fit = kernels.logistic_fit(y, np.stack([exposure, z], axis=-1))
     add("logistic OR CI (Wald)", "coverage", NOMINAL_COVERAGE, covered(fit.or_lo[:, 1], fit.or_hi[:, 1], OR))
+
+    group = np.arange(n)[None, :] < round(0.4 * n)
+    _, p = mann_whitney(rng.normal(size=shape), np.broadcast_to(group, shape))
+    add("Mann-Whitney test, no shift", "type I error", ALPHA, rejected(p))
+
+    if n == SIZES[0]:  # the GEE check has its own size (63 patients, 469 lesions)
+        add("GEE OR CI (exchangeable, robust; 63 patients)", "coverage", NOMINAL_COVERAGE,
+            gee_coverage(rng, replicates))  # fmt: skip
 
     out = pd.DataFrame(rows)
     out["mc_se"] = np.sqrt(out["target"] * (1 - out["target"]) / out["used"])

@@ -103,6 +103,25 @@ def run(simulate: Simulate, analyse: Analyse, *, seed: int, replicates: int,
     return pd.concat(parts, ignore_index=True).sort_values(["claim_id", "item", "rep"], kind="stable")
 
 
+def converge(simulate_at: Callable[[np.random.Generator, int], Any], analyse: Analyse, *, seed: int,
+             multipliers: Sequence[int] = (1, 4, 16)) -> pd.DataFrame:  # fmt: skip
+    """Large-n mode: one cohort of n × k patients for each k, analysed like the replicates.
+
+    ``simulate_at(rng, k)`` draws a cohort k times the study's size. Returns one row per item and
+    one column per k: as k grows each estimate settles on the model's population value, which is
+    where a calibration is checked (sampling noise at the study's own n hides it).
+    """
+    check_seed(seed)
+    parts = []
+    for k, ss in zip(multipliers, np.random.SeedSequence(seed).spawn(len(multipliers)), strict=True):
+        check_positive("multiplier", k, integer=True)
+        draws = analyse([simulate_at(np.random.default_rng(ss), k)])
+        parts.append(draws.assign(k=k))
+    wide = pd.concat(parts).pivot_table(index=["claim_id", "item"], columns="k", values="estimate", aggfunc="first")
+    wide.columns = [f"n x {k}" for k in wide.columns]
+    return wide
+
+
 def printed_interval(printed: str | None, value: float) -> tuple[float, float]:
     """The values a printed number stands for ("1.01" -> [1.005, 1.015]); exact if no token."""
     tok = tokens.parse(printed) if isinstance(printed, str) else None

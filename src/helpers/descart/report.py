@@ -150,7 +150,7 @@ def monte_carlo(params: dict, seed: int, replicates: int, claims: tuple[str, ...
         return analysis.batched(cohorts, params, include=claims)
 
     # one process: worker start-up costs more than it saves at this size
-    draws = replicate.run(simulate, analyse, seed=seed, replicates=replicates, progress=False, n_jobs=1)
+    draws = replicate.run(simulate, analyse, seed=seed, replicates=replicates, n_jobs=1)
     # P items: the Monte Carlo band is that of the P value itself
     is_p = draws["item"].str.endswith("_p")
     draws.loc[is_p, "estimate"] = draws.loc[is_p, "p"]

@@ -1,9 +1,9 @@
 """Re-derivation of the review's qualitative claims from virtual cohorts.
 
-Small numeric tools (AUC with DeLong variance, a Newton-Raphson logistic fit, a Cox fit for one
-binary covariate) that run fast enough to analyse hundreds of replicate cohorts; the single
-seeded cohort of the notebook is analysed with statsmodels and lifelines, and the tests check
-these tools against them.
+Small numeric tools (AUC with DeLong variance; logistic and Cox fits through the shared batched
+kernels in ``helpers.kernels``) that run fast enough to analyse hundreds of replicate cohorts;
+the single seeded cohort of the notebook is analysed with statsmodels and lifelines, and the
+tests check these tools against them.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .. import kernels
 from ..params import ParameterError
 
 
@@ -50,47 +51,19 @@ def auc_difference(score_a: np.ndarray, score_b: np.ndarray, y: np.ndarray,
     return {"difference": float(d), "lo": float(d - zq * se), "hi": float(d + zq * se), "p": p}
 
 
-def logistic(X: np.ndarray, y: np.ndarray, iterations: int = 25) -> tuple[np.ndarray, np.ndarray]:
-    """Maximum-likelihood logistic regression (intercept added); returns (coef, se) without intercept."""
-    X = np.column_stack([np.ones(len(y)), np.asarray(X, float)])
-    y = np.asarray(y, float)
-    beta = np.zeros(X.shape[1])
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-X @ beta))
-        w = p * (1 - p)
-        hess = X.T @ (X * w[:, None])
-        step = np.linalg.solve(hess + 1e-10 * np.eye(len(beta)), X.T @ (y - p))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    p = 1 / (1 + np.exp(-X @ beta))
-    cov = np.linalg.inv(X.T @ (X * (p * (1 - p))[:, None]))
-    return beta[1:], np.sqrt(np.diag(cov))[1:]
+def logistic(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression with an intercept (the shared kernel, one replicate); (coef, se) without intercept."""
+    X = np.asarray(X, float)
+    fit = kernels.logistic_fit(np.asarray(y, float)[None], X.reshape(1, len(X), -1))
+    return fit.beta[0, 1:], fit.se[0, 1:]
 
 
 def cox_binary(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> dict[str, float]:
-    """Cox model with one binary covariate (Breslow ties): HR, Wald 95% CI and P."""
-    order = np.argsort(time, kind="stable")
-    t, d, x = np.asarray(time, float)[order], np.asarray(event, bool)[order], np.asarray(x, float)[order]
-    # risk set of each event time = everyone with time >= it (ties share the set)
-    first = np.searchsorted(t, t, side="left")
-    beta = 0.0
-    for _ in range(30):
-        w = np.exp(beta * x)
-        s0 = np.cumsum(w[::-1])[::-1][first]
-        s1 = np.cumsum((w * x)[::-1])[::-1][first]
-        mean = s1 / s0
-        score = np.sum(d * (x - mean))
-        info = np.sum(d * (mean - mean**2))  # x binary, so E[x^2] = E[x]
-        if info <= 0:
-            return {"hr": float("nan"), "lo": float("nan"), "hi": float("nan"), "p": float("nan")}
-        step = score / info
-        beta += step
-        if abs(step) < 1e-10:
-            break
-    se = 1 / np.sqrt(info)
-    return {"hr": float(np.exp(beta)), "lo": float(np.exp(beta - 1.96 * se)),
-            "hi": float(np.exp(beta + 1.96 * se)), "p": float(2 * stats.norm.sf(abs(beta) / se))}  # fmt: skip
+    """Cox model with one covariate (the shared kernel, Efron ties as lifelines): HR, Wald 95% CI and P."""
+    fit = kernels.cox_fit(np.asarray(time, float)[None], np.asarray(event, bool)[None],
+                          np.asarray(x, float)[None])  # fmt: skip
+    return {"hr": float(fit.hr[0, 0]), "lo": float(fit.hr_lo[0, 0]), "hi": float(fit.hr_hi[0, 0]),
+            "p": float(fit.p[0, 0])}  # fmt: skip
 
 
 def quartile_rates(df: pd.DataFrame, column: str = "log_burden",

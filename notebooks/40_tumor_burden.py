@@ -212,6 +212,8 @@ pd.Series(dean).round(3)
 # %%
 effects = {(r["claim_id"], r["item"]): r for r in analysis.claim_effects(virtual, debulked, dean_n=patients)}
 SIGN = {"burden_lowers_expansion": -1, "burden_lowers_durable_response": -1}
+NOTE = {"ratio_beats_burden_and_peak": "published model: killing depends on the CAR T level only, so peak "
+        "expansion alone discriminates best; with tumor-saturated killing (ratio_saturation) the ratio wins"}
 METHOD = {
     "VEN-01": "correlation or logistic log OR per SD of log burden", "VEN-02": "AUC differences (DeLong)",
     "VEN-03": "logistic log OR per SD of log burden", "VEN-04": "paired risk difference, debulked - observed",
@@ -231,7 +233,7 @@ for (claim_id, item), e in effects.items():
     else:
         rows.append(results.row(claim_id, item, "qualitative", "descriptive", reported=SIGN.get(item, 1),
                                 rederived=e["estimate"], rederived_lo=e["lo"], rederived_hi=e["hi"],
-                                rederived_p=e["p"], method=METHOD[claim_id]))
+                                rederived_p=e["p"], method=METHOD[claim_id], note=NOTE.get(item, "")))
 table = results.frame(rows)
 draws = replicate.run(replication.make_simulate(settings["cohort_size"]),
                       replication.make_analyse(settings, settings["dean_cohort_size"]),

@@ -10,14 +10,16 @@ committed file and refuses one that is missing or was produced by other settings
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 from typing import Any
 
-from . import paths
+from . import ledger, paths
 from .io import write_json_atomic
 
-CALIBRATED_PAPERS = ("descart", "figura", "jain", "ventin")
+# papers with a calibration module (helpers/<paper>/calibration.py)
+CALIBRATED_PAPERS = tuple(p for p in ledger.PAPERS if importlib.util.find_spec(f"helpers.{p}.calibration"))
 
 
 class CalibrationError(RuntimeError):

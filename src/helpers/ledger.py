@@ -19,8 +19,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import paths, tokens
 
-PAPERS = ("jain", "figura", "descart", "ventin")
-PREFIX = {"jain": "JAIN", "figura": "FIG", "descart": "DES", "ventin": "VEN"}
+
+def _registry() -> tuple[tuple[str, ...], dict[str, str]]:
+    """Papers and their claim-ID prefixes, in the order of ``claims_index.yaml`` (the one registry)."""
+    path = paths.REPORTED / "claims_index.yaml"
+    try:
+        index = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+        prefixes = {paper: claims[0]["claim_id"].split("-")[0] for paper, claims in index.items()}
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, IndexError, TypeError) as exc:
+        raise LedgerError(f"{path}: cannot read the list of papers and claims ({exc}); restore it from git") from None
+    return tuple(prefixes), prefixes
+
+
+class LedgerError(ValueError):
+    """A reported-parameter file is missing or malformed; the message names file, claim, field."""
+
+
+PAPERS, PREFIX = _registry()
 
 Quantity = Literal[
     "count",  # a number of patients, lesions, events
@@ -39,10 +54,6 @@ Quantity = Literal[
     "qualitative",  # a direction or association with no number
 ]
 RATIO_QUANTITIES = {"HR", "OR", "fold_change"}
-
-
-class LedgerError(ValueError):
-    """A reported-parameter file is missing or malformed; the message names file, claim, field."""
 
 
 class Item(BaseModel):
@@ -111,9 +122,11 @@ class PaperLedger(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     paper: str
+    label: str = ""  # short name for tables and the report, e.g. "Jain et al. 2021"
     citation: str
     doi: str
     source: str  # which text the numbers were read from
+    notebooks: list[str] = []  # notebooks that re-derive this paper (their figures go with it)
     claims: list[Claim]
     relations: list[Relation] = []
 

@@ -15,16 +15,23 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import ledger, paths
+from . import ledger, paths, scorecard
 from .io import write_text_atomic
 
-PAPER_TITLES = {
-    "descart": ("Di Blasi et al. 2022 (DESCAR-T)", "Blood 140(24):2584-2593", "10.1182/blood.2022016945"),
-    "figura": ("Figura et al. 2021", "Int J Radiat Oncol Biol Phys 111(5):1145-1154", "10.1016/j.ijrobp.2021.06.038"),
-    "jain": ("Jain et al. 2021", "Blood 137(19):2621-2633", "10.1182/blood.2020007445"),
-    "ventin": ("Ventin et al. 2023", "JAMA Oncol (review)", "10.1001/jamaoncol.2023.4504"),
-}
-FIGURE_PREFIX = {"descart": ("descart",), "figura": ("figura",), "jain": ("jain",), "ventin": ("ventin", "tumor_burden")}
+
+
+def paper_info(paper: str) -> tuple[str, str, str, list[str]]:
+    """Label, citation, DOI and notebooks of a paper, from its ledger file."""
+    led = ledger.load_paper(paper)
+    return led.label or paper, led.citation, led.doi, led.notebooks
+
+
+def figures_of(paper: str, figures: list[Path]) -> list[Path]:
+    """A paper's figures: those its notebooks wrote (named by notebook number) or named after it."""
+    numbers = tuple(nb.split("_")[0] + "_" for nb in paper_info(paper)[3])
+    return [f for f in figures if f.stem.startswith(numbers) or paper in f.stem]
+
+
 REPRODUCED = ("reproduced", "direction-reproduced")
 
 CSS = """
@@ -103,7 +110,7 @@ def _claims_table(card: pd.DataFrame, paper: str) -> str:
 
 
 def journal_club_sheet(paper: str, card: pd.DataFrame, audit: pd.DataFrame, questions: dict) -> str:
-    title, journal, doi = PAPER_TITLES[paper]
+    title, journal, doi, _ = paper_info(paper)
     texts = ledger.claim_texts()
     ids = ledger.claims_index()[paper]
     rows = card[card.paper == paper]
@@ -148,25 +155,24 @@ def build(root: Path | None = None) -> Path:
         + (f"<div class='card'><b>{(audit.verdict == 'inconsistent').sum()}</b>audit findings</div>" if not audit.empty else "")
         + "</div>"
     )
-    summary = (
-        card.assign(reproduced=card.status.isin(REPRODUCED))
-        .groupby(["paper", "role"]).agg(items=("item", "size"), reproduced=("reproduced", "sum")).reset_index()
-    )  # fmt: skip
+    summary = scorecard.summary(card).reset_index()
     parts = [
         "<h1>CAR T-cell failure in LBCL: four studies re-derived</h1>",
         "<p class='muted'>Every number printed by four studies, checked for internal consistency and re-derived from simulated cohorts. "
         "Calibrated items were used to fit the simulation (a consistency check); held-out items were predicted.</p>",
-        "<nav>" + "".join(f"<a href='#{p}'>{PAPER_TITLES[p][0]}</a>" for p in ledger.PAPERS) + "<a href='#audit'>Audit</a><a href='#notebooks'>Notebooks</a></nav>",
+        "<nav>" + "".join(f"<a href='#{p}'>{paper_info(p)[0]}</a>" for p in ledger.PAPERS) + "<a href='#audit'>Audit</a><a href='#notebooks'>Notebooks</a></nav>",
         cards, "<h2>Scorecard per paper and role</h2>", _table(summary),
     ]  # fmt: skip
     sheets = root / "journal_club"
     for paper in ledger.PAPERS:
-        title, journal, doi = PAPER_TITLES[paper]
+        title, journal, doi, nbs = paper_info(paper)
         write_text_atomic(journal_club_sheet(paper, card, audit, questions), sheets / f"{paper}.html")
-        figs = [f for f in figures if f.stem.startswith(FIGURE_PREFIX[paper]) or f.stem == f"scorecard_{paper}"]
+        figs = figures_of(paper, figures)
         parts += [
             f"<h2 id='{paper}'>{html.escape(title)}</h2><p>{html.escape(journal)} · doi:{doi} · "
-            f"<a href='journal_club/{paper}.html'>journal-club sheet</a></p>",
+            f"<a href='journal_club/{paper}.html'>journal-club sheet</a> · notebooks: "
+            + ", ".join(f"<a href='notebooks/{nb}.html'>{nb}</a>" for nb in nbs
+                        if (root / "notebooks" / f"{nb}.html").exists()) + "</p>",
             _claims_table(card, paper),
             *[f"<figure><img src='figures/{f.name}' alt='{f.stem}'><figcaption class='muted'>{f.stem}</figcaption></figure>" for f in figs],
         ]  # fmt: skip

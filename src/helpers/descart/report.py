@@ -98,6 +98,24 @@ NOT_SIMULATED = {
     "DES-03/transplanted_allo": "autologous vs allogeneic transplant is not simulated",
     "DES-17/pfs2_multi_bispecific": "printed as not reached; the re-derived HR is shown, no printed value to compare",
 }
+# Why a held-out number may miss: what sets it in the model (read beside its status)
+WHAT_SETS_IT = {
+    "DES-01/followup": "set only by the assumed accrual (accrual_months, accrual_ramp), not fitted to it",
+    "DES-01/followup_axicel": "set only by the assumed accrual (accrual_months, accrual_ramp), not fitted to it",
+    "DES-01/followup_tisacel": "set only by the assumed accrual (accrual_months, accrual_ramp), not fitted to it",
+    "DES-02/ttf_median": "set by the assumed spread of failure times inside each printed timing group "
+                         "(ttf_mid_power, ttf_late_mean_months)",
+    "DES-12/os_median_after_d30_abstract": "cannot be met: a pooled median of 3.0 cannot lie between the group "
+                                           "medians 6.1 and 9.6 it pools (audit: pooled_median)",
+    "DES-17/pfs2_multi_high_ldh": "printed adjusted HR (3.42) exceeds the unadjusted one (2.66); correlated "
+                                  "markers pull the model's adjusted HR down (see the joint fit in 11)",
+    "DES-19/registry_pfs_median": "238 failures among 550 cannot bring registry PFS this low unless events "
+                                  "other than failure count; the model has few deaths without failure",
+    "DES-19/registry_pfs_6m": "238 failures among 550 cannot bring registry PFS this low unless events "
+                              "other than failure count; the model has few deaths without failure",
+    "DES-19/responders": "set by the assumed share of failures that had responded first",
+    "DES-19/dor_median": "set by the assumed response durations; the printed value sits at the band's edge",
+}  # fmt: skip
 
 
 def result_rows(single: pd.DataFrame, cohort: dict, claims: tuple[str, ...]) -> pd.DataFrame:
@@ -109,7 +127,7 @@ def result_rows(single: pd.DataFrame, cohort: dict, claims: tuple[str, ...]) -> 
     for rec in df[df.claim_id.isin(claims)].itertuples():
         ref = f"{rec.claim_id}/{rec.item}"
         role = role_of(ref)
-        note = NOT_SIMULATED.get(ref, "")
+        note = NOT_SIMULATED.get(ref, WHAT_SETS_IT.get(ref, ""))
         if ref in by_ref.index:
             r = by_ref.loc[ref]
             est = r.estimate

@@ -27,8 +27,8 @@
 # | Ventin et al. 2023 | JAMA Oncol (review) | 10.1001/jamaoncol.2023.4504 |
 
 # %% tags=["parameters"]
-seed = 20221208  # not used here: the audit has no randomness; every notebook takes the same two parameters
-replicates = 200  # not used here
+seed: int = 20221208  # not used here: the audit has no randomness; every notebook takes the same two parameters
+replicates: int = 200  # not used here
 
 # %%
 import matplotlib.pyplot as plt

@@ -25,9 +25,9 @@
 # multivariable HR, are held out.
 
 # %% tags=["parameters"]
-seed = 20221208  # seed of the notebook's one generator
-replicates = 200  # same-size replicate registries for the Monte Carlo bands
-sensitivity_multiplier = 10  # size of the large cohorts of the sensitivity tables (x the printed sizes)
+seed: int = 20221208  # seed of the notebook's one generator
+replicates: int = 200  # same-size replicate registries for the Monte Carlo bands
+sensitivity_multiplier: int = 10  # size of the large cohorts of the sensitivity tables (x the printed sizes)
 
 # %%
 import matplotlib.pyplot as plt

@@ -28,9 +28,9 @@
 # patient-level pattern is read off that patient's lesions. The work lives in `helpers.figura`.
 
 # %% tags=["parameters"]
-seed = 20221208  # generator seed for the single cohort and the replicates
-replicates = 200  # replicate studies of the paper's size for the Monte Carlo bands
-sensitivity_replicates = 20  # replicate studies per sensitivity point (HR medians only)
+seed: int = 20221208  # generator seed for the single cohort and the replicates
+replicates: int = 200  # replicate studies of the paper's size for the Monte Carlo bands
+sensitivity_replicates: int = 20  # replicate studies per sensitivity point (HR medians only)
 
 # %%
 import matplotlib.pyplot as plt

@@ -29,10 +29,10 @@
 # **five printed P values** (calibrated) and predict the **10× and 4× fold changes** (held out).
 
 # %% tags=["parameters"]
-seed = 20221208  # seed of the notebook's one generator
-replicates = 200  # same-size replicate cohorts for the Monte Carlo bands
-subset_scale = 1.0  # multiply every assumed assay-subset size (0.5 halves them); effects stay calibrated at 1.0
-durable_share = 0.0  # share of durable responders; 0 keeps the assumed value, else 0.05-0.95
+seed: int = 20221208  # seed of the notebook's one generator
+replicates: int = 200  # same-size replicate cohorts for the Monte Carlo bands
+subset_scale: float = 1.0  # multiply every assumed assay-subset size (0.5 halves them); effects stay calibrated at 1.0
+durable_share: float = 0.0  # share of durable responders; 0 keeps the assumed value, else 0.05-0.95
 
 # %%
 import matplotlib.pyplot as plt

@@ -26,10 +26,10 @@
 # 2020 hazard ratios) are used only for calibration or as held-out checks, never as the review's.
 
 # %% tags=["parameters"]
-seed = 20231109  # seed of the notebook's one generator
-replicates = 200  # Monte Carlo replicate cohorts for the bands
-patients = 400  # size of the single seeded virtual cohort analysed with the reference libraries
-ratio_saturation = 1.0  # h_B of the sensitivity model in which tumor cells saturate killing (VEN-02)
+seed: int = 20231109  # seed of the notebook's one generator
+replicates: int = 200  # Monte Carlo replicate cohorts for the bands
+patients: int = 400  # size of the single seeded virtual cohort analysed with the reference libraries
+ratio_saturation: float = 1.0  # h_B of the sensitivity model in which tumor cells saturate killing (VEN-02)
 
 # %%
 import matplotlib.pyplot as plt

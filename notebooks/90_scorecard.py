@@ -23,8 +23,8 @@
 # model was fitted to it), for a *held-out* item it is a prediction that came true.
 
 # %% tags=["parameters"]
-seed = 20221208  # not used here; every notebook takes the same two parameters
-replicates = 200  # not used here
+seed: int = 20221208  # not used here; every notebook takes the same two parameters
+replicates: int = 200  # not used here
 
 # %%
 import matplotlib.pyplot as plt

@@ -43,11 +43,11 @@ def test_opening_parameters_and_closing_cells(path):
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell tagged parameters"
     tree = ast.parse(params[0].source)
-    for stmt in tree.body:
-        assert isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant), (
-            "the parameters cell holds literals only"
+    for stmt in tree.body:  # `name: type = literal`: papermill --help-notebook shows the type
+        assert isinstance(stmt, ast.AnnAssign) and isinstance(stmt.value, ast.Constant), (
+            "the parameters cell holds typed literals only"
         )
-    names = {t.id for s in tree.body for t in s.targets}
+    names = {s.target.id for s in tree.body}
     assert {"seed", "replicates"} <= names
     assert "NBVAL_IGNORE_OUTPUT" in nb.cells[-1].source and "watermark" in nb.cells[-1].source
 

@@ -19,7 +19,6 @@ from . import ledger, paths, scorecard
 from .io import write_text_atomic
 
 
-
 def paper_info(paper: str) -> tuple[str, str, str, list[str]]:
     """Label, citation, DOI and notebooks of a paper, from its ledger file."""
     led = ledger.load_paper(paper)

@@ -83,3 +83,18 @@ def test_interrupted_run_leaves_last_good_outputs_unchanged(tmp_path, monkeypatc
         runner.run([good], {"seed": 9}, quiet=True)
     assert table.read_text() == "seed,5\n"
     assert not [p for p in (tmp_path / "reports").iterdir() if p.name.startswith(".staging")]
+
+
+@pytest.mark.parametrize(("pairs", "match"), [
+    (["subset_scale=abc"], r"subset_scale='abc' is not allowed in 30_jain: it takes float"),
+    (["patients=1.5"], r"patients=1.5 is not allowed in 40_tumor_burden: it takes int"),
+])  # fmt: skip
+def test_wrong_type_for_a_notebook_parameter_stops_before_any_run(pairs, match, monkeypatch):
+    import papermill as pm
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("a notebook was executed")
+
+    monkeypatch.setattr(pm, "execute_notebook", must_not_run)
+    with pytest.raises(ParameterError, match=match):
+        runner.run(runner.notebooks(), runner.parse_params(pairs))

@@ -49,9 +49,29 @@ def resolve(name: str) -> Path:
 
 def declared_parameters(path: Path) -> dict[str, str]:
     """Names (and one-line help) of the parameters a notebook declares in its `parameters` cell."""
+    return {k: v.get("help", "") for k, v in _inspect(path).items()}
+
+
+def _inspect(path: Path) -> dict[str, dict]:
     import papermill as pm
 
-    return {k: v.get("help", "") for k, v in pm.inspect_notebook(str(path)).items()}
+    return pm.inspect_notebook(str(path))
+
+
+ACCEPTS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_types(nb: Path, params: dict[str, object]) -> None:
+    """A value of the wrong type for a notebook's typed parameter stops the run before any work."""
+    for name, spec in _inspect(nb).items():
+        accepted = ACCEPTS.get(spec.get("inferred_type_name", ""))
+        if name in params and accepted and (
+            not isinstance(params[name], accepted) or (bool not in accepted and isinstance(params[name], bool))
+        ):
+            raise ParameterError(
+                f"{name}={params[name]!r} is not allowed in {nb.stem}: it takes {spec['inferred_type_name']} "
+                f"(default {spec['default']}; {spec.get('help', '')})"
+            )
 
 
 def parse_params(pairs: list[str]) -> dict[str, object]:
@@ -85,6 +105,7 @@ def _check_names(nbs: list[Path], params: dict[str, object], strict: bool) -> di
         declared = declared_parameters(nb)
         known |= set(declared)
         per_nb[nb] = {k: v for k, v in params.items() if k in declared}
+        _check_types(nb, per_nb[nb])
         if strict and (unknown := sorted(set(params) - set(declared))):
             raise ParameterError(
                 f"{nb.stem} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(declared))}"

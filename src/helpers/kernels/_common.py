@@ -45,6 +45,32 @@ def well_conditioned(info: np.ndarray, limit: float = 1e12) -> np.ndarray:
     return out
 
 
+def wald_summary(info: np.ndarray, beta: np.ndarray, converged: np.ndarray, nan_if_unconverged: bool,
+                 z: float) -> tuple[np.ndarray, ...]:  # fmt: skip
+    """Standard errors from the information matrix, Wald z, P and exp(beta) with its CI.
+
+    A fit whose information matrix is singular at the end gets no standard errors and counts
+    as not converged. Returns (beta, se, z, p, exp(beta), lower, upper, converged).
+    """
+    from scipy import stats
+
+    cov = np.full_like(info, np.nan)
+    ok = well_conditioned(info, limit=1e14)
+    if ok.any():
+        cov[ok] = np.linalg.inv(info[ok])
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    with np.errstate(invalid="ignore"):
+        se = np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+    converged = converged & np.isfinite(se).all(1)
+    if nan_if_unconverged:
+        beta = np.where(converged[:, None], beta, np.nan)
+        se = np.where(converged[:, None], se, np.nan)
+    zstat = beta / se
+    p = 2 * stats.norm.sf(np.abs(zstat))
+    with np.errstate(over="ignore"):
+        return beta, se, zstat, p, np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se), converged
+
+
 def complete_case(time: np.ndarray, mask, *others: np.ndarray) -> np.ndarray:
     """Boolean (R, n): patients kept — inside ``mask`` and with finite time and covariates."""
     keep = np.isfinite(time)

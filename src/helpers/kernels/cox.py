@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._common import (
     Z95,
@@ -25,6 +24,7 @@ from ._common import (
     as_batch,
     complete_case,
     sort_by_time,
+    wald_summary,
     weighted_gram,
     well_conditioned,
 )
@@ -154,22 +154,8 @@ def cox_fit(time, event, x, mask=None, *, ties: str = "efron", max_iter: int = 5
         active, sub = active[stay], sub.subset(np.flatnonzero(stay))
         x_act, frac, ll, grad, info_act = x_act[stay], frac[stay], ll[stay], grad[stay], info_act[stay]
 
-    cov = np.full_like(info, np.nan)
-    inv_ok = well_conditioned(info, limit=1e14)  # singular at the end: no standard errors
-    if inv_ok.any():
-        cov[inv_ok] = np.linalg.inv(info[inv_ok])
-    var = np.diagonal(cov, axis1=1, axis2=2)
-    with np.errstate(invalid="ignore"):
-        se = np.where(var > 0, np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
-    converged &= np.isfinite(se).all(1)
-    if nan_if_unconverged:
-        beta = np.where(converged[:, None], beta, np.nan)
-        se = np.where(converged[:, None], se, np.nan)
-    zstat = beta / se
-    p = 2 * stats.norm.sf(np.abs(zstat))
-    with np.errstate(over="ignore"):
-        return CoxFit(beta, se, zstat, p, np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se),
-                      loglik, converged, iters)  # fmt: skip
+    beta, se, zstat, p, hr, lo, hi, converged = wald_summary(info, beta, converged, nan_if_unconverged, z)
+    return CoxFit(beta, se, zstat, p, hr, lo, hi, loglik, converged, iters)
 
 
 def _solve(info: np.ndarray, grad: np.ndarray) -> np.ndarray:

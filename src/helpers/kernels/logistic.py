@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from scipy.special import expit, log_expit
 
-from ._common import Z95, as_batch, complete_case, weighted_gram, well_conditioned
+from ._common import Z95, as_batch, complete_case, wald_summary, weighted_gram, well_conditioned
 
 MAX_ABS_BETA = 30.0  # |log OR| > 30 only arises under separation (fitted probabilities 0 or 1)
 
@@ -98,18 +97,5 @@ def logistic_fit(y, x, mask=None, *, add_intercept: bool = True, max_iter: int =
     prob = expit(eta)
     info = weighted_gram(w * prob * (1 - prob), xw)
     loglik = ll
-    cov = np.full_like(info, np.nan)
-    ok = well_conditioned(info, limit=1e14)
-    if ok.any():
-        cov[ok] = np.linalg.inv(info[ok])
-    var = np.diagonal(cov, axis1=1, axis2=2)
-    se = np.sqrt(np.where(var > 0, var, np.nan))
-    converged &= np.isfinite(se).all(1)
-    if nan_if_unconverged:
-        beta = np.where(converged[:, None], beta, np.nan)
-        se = np.where(converged[:, None], se, np.nan)
-    zstat = beta / se
-    p = 2 * stats.norm.sf(np.abs(zstat))
-    with np.errstate(over="ignore"):
-        return LogitFit(beta, se, zstat, p, np.exp(beta), np.exp(beta - z * se), np.exp(beta + z * se),
-                        loglik, converged, iters)  # fmt: skip
+    beta, se, zstat, p, odds, lo, hi, converged = wald_summary(info, beta, converged, nan_if_unconverged, z)
+    return LogitFit(beta, se, zstat, p, odds, lo, hi, loglik, converged, iters)

@@ -31,6 +31,8 @@ seed: int = 20221208  # not used here; every notebook takes the same two paramet
 replicates: int = 200  # not used here
 
 # %%
+from IPython.display import Markdown, display
+
 from helpers import ledger, notebook
 
 rng = notebook.start(seed, replicates)
@@ -57,7 +59,7 @@ reported.loc[reported.malformed.notna(), ["claim_id", "item", "printed", "lo_pri
 
 # %% [markdown]
 # ## The ledger, paper by paper
-# The columns a reader needs to find each number in the paper: the claim, the item, the
+# Every paper of `data/reported/claims_index.yaml`, in its order. The columns a reader needs to find each number in the paper: the claim, the item, the
 # printed token(s) and where it was printed.
 
 # %%
@@ -70,16 +72,8 @@ def show(paper):
     return df.fillna("").set_index(["claim_id", "item"])
 
 
-show("descart")
-
-# %%
-show("figura")
-
-# %%
-show("jain")
-
-# %%
-show("ventin")
+for paper in ledger.PAPERS:
+    display(Markdown(f"### {ledger.load_paper(paper).label or paper}"), show(paper))
 
 # %% [markdown]
 # ## Versions

@@ -29,7 +29,7 @@ replicates: int = 200  # not used here
 # %%
 import matplotlib.pyplot as plt
 
-from helpers import notebook, paths, scorecard
+from helpers import ledger, notebook, paths, scorecard
 
 rng = notebook.start(seed, replicates)
 
@@ -55,7 +55,7 @@ scorecard.summary(card)
 # that crosses 1 means the printed number is a plausible outcome of the model.
 
 # %%
-for paper in ("descart", "figura", "jain", "ventin"):
+for paper in ledger.PAPERS:
     fig = scorecard.forest(card, paper)
     if fig is not None:
         fig.savefig(paths.figures_dir() / f"scorecard_{paper}.png", dpi=100)

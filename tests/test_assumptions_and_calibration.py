@@ -73,4 +73,4 @@ def test_stale_calibration_is_refused(scratch_data, paper):
 
 def test_unknown_paper():
     with pytest.raises(calibrate.CalibrationError, match="choose one of"):
-        calibrate.load("smith")
+        calibrate.load("no_such_paper")

@@ -5,12 +5,12 @@ import yaml
 
 from helpers import ledger, paths
 
-EXPECTED_CLAIMS = {"jain": 12, "figura": 11, "descart": 20, "ventin": 5}  # claims list, Nov 2026
+EXPECTED_CLAIMS = {"jain": 12, "figura": 11, "descart": 20, "ventin": 5}  # the four source papers
 
 
 def test_claims_index_lists_every_claim_of_the_four_papers():
-    index = ledger.claims_index()
-    assert {p: len(ids) for p, ids in index.items()} == EXPECTED_CLAIMS
+    index = ledger.claims_index()  # a paper added later may follow; these four must stay whole
+    assert {p: len(index.get(p, [])) for p in EXPECTED_CLAIMS} == EXPECTED_CLAIMS
     for paper, ids in index.items():
         assert ids == [f"{ledger.PREFIX[paper]}-{i:02d}" for i in range(1, len(ids) + 1)]
 

@@ -133,7 +133,10 @@ class PaperLedger(BaseModel):
 
 def _yaml(path: Path) -> dict:
     if not path.exists():
-        raise LedgerError(f"{path}: file not found. Restore it from git (`git checkout -- {path.name}`).")
+        raise LedgerError(
+            f"{path}: file not found. A new paper? Create it (format: data/reported/README.md). "
+            f"A deleted one? Restore it: `git checkout -- {path.relative_to(paths.PROJ_ROOT) if path.is_relative_to(paths.PROJ_ROOT) else path}`."
+        )
     try:
         with path.open(encoding="utf-8") as fh:
             data = yaml.load(fh, Loader=yaml.BaseLoader)  # every scalar stays a string

@@ -35,6 +35,7 @@ from tqdm import tqdm  # plain text bar: tqdm.auto warns without ipywidgets
 from . import tokens
 from .params import check_positive, check_replicates, check_seed
 from .results import NULL_VALUE
+from .results import frame as results_frame
 
 CHUNK = 50  # replicates per batch: large enough to amortise numpy overhead, small for memory
 CHUNK_PATIENTS = 50 * 250  # patients per batch (replicates × cohort size) that CHUNK was tuned for
@@ -141,6 +142,8 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
     Items with no draws keep empty Monte Carlo columns.
     """
     q = (1 - level) / 2
+    if not isinstance(results, pd.DataFrame):  # a list of rows from results.row / from_ledger
+        results = results_frame(results)
     draws = draws.reindex(columns=DRAW_COLUMNS)  # lo, hi, p are optional in hand-made draws
     out = results.copy().reset_index(drop=True)
     grouped = {key: g for key, g in draws.groupby(["claim_id", "item"], sort=False)}

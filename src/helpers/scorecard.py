@@ -26,7 +26,7 @@ def gather() -> pd.DataFrame:
     found: dict[str, pd.DataFrame] = {}
     for folder in folders:
         for csv in sorted(folder.glob("*.csv")) if folder.exists() else []:
-            found.setdefault(csv.stem, pd.read_csv(csv))
+            found.setdefault(csv.stem, pd.read_csv(csv, dtype={"reported_printed": str}))  # tokens stay as printed
     frames = [df.assign(notebook=name) for name, df in sorted(found.items())]
     if not frames:
         return pd.DataFrame(columns=[*results.RESULT_COLUMNS, "notebook"])

@@ -98,3 +98,23 @@ def test_wrong_type_for_a_notebook_parameter_stops_before_any_run(pairs, match, 
     monkeypatch.setattr(pm, "execute_notebook", must_not_run)
     with pytest.raises(ParameterError, match=match):
         runner.run(runner.notebooks(), runner.parse_params(pairs))
+
+
+def _every_declared_parameter():
+    return [(nb, name) for nb in runner.notebooks() for name in runner.declared_parameters(nb)]
+
+
+@pytest.mark.parametrize(("nb", "name"), _every_declared_parameter(), ids=lambda x: getattr(x, "stem", x))
+def test_every_notebook_parameter_refuses_a_wrong_type_before_any_run(nb, name, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setattr(pm, "execute_notebook", lambda *a, **k: pytest.fail("a notebook was executed"))
+    with pytest.raises(ParameterError, match=name):
+        runner.run([nb], runner.parse_params([f"{name}=not-a-number"]), strict=True)
+
+
+def test_out_of_range_notebook_parameter_fails_in_its_first_cell_and_keeps_outputs(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "PROJ_ROOT", tmp_path)  # reports/ of this test only
+    with pytest.raises(runner.RunnerError, match=r"30_jain.ipynb failed in cell \d+: ParameterError: subset_scale"):
+        runner.run([runner.resolve("30")], {"subset_scale": -1.0}, strict=True, quiet=True)
+    assert not (tmp_path / "reports" / "tables").exists()  # nothing of the failed run was kept

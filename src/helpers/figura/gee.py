@@ -16,6 +16,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import special, stats
 
+from .. import kernels
+
 Z95 = stats.norm.ppf(0.975)
 
 
@@ -107,16 +109,10 @@ def gee_exchangeable(y, x, groups, *, tol: float = 1e-10, max_iter: int = 100) -
     return _wald(beta[1], np.sqrt(cov[1, 1]), alpha)
 
 
-def _independence_start(y: np.ndarray, X: np.ndarray, iters: int = 25) -> np.ndarray:
-    """Ordinary logistic fit (Newton) — statsmodels also starts GEE from the independence fit."""
-    beta = np.zeros(X.shape[1])
-    for _ in range(iters):
-        mu = special.expit(X @ beta)
-        step = np.linalg.solve((X * (mu * (1 - mu))[:, None]).T @ X, X.T @ (y - mu))
-        beta += step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    return beta
+def _independence_start(y: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Ordinary logistic fit (the shared kernel) — statsmodels also starts GEE from the independence fit."""
+    fit = kernels.logistic_fit(y[None], X[None, :, 1:], nan_if_unconverged=False)  # X[:, 0] is the intercept
+    return fit.beta[0]
 
 
 def lesion_ors(lesions: pd.DataFrame, features, method: str = "gee") -> dict[str, OddsRatio]:

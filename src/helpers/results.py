@@ -157,7 +157,10 @@ def _missing(x: Any) -> bool:
 def save(df: pd.DataFrame, name: str) -> None:
     """Write a notebook's rows to ``reports/tables/results/<name>.csv`` (atomically)."""
     validate(df)
-    write_csv_atomic(df[RESULT_COLUMNS], paths.results_dir() / f"{name}.csv")
+    out = df[RESULT_COLUMNS].copy()
+    for col in _NUMERIC_COLS:  # object columns would bypass the CSV's fixed float format
+        out[col] = pd.to_numeric(out[col], errors="coerce")
+    write_csv_atomic(out, paths.results_dir() / f"{name}.csv")
 
 
 def format_value(x: Any, quantity: str) -> str:
@@ -178,6 +181,8 @@ def format_p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
+_NUMERIC_COLS = ["reported", "reported_lo", "reported_hi", "reported_p", "rederived", "rederived_lo",
+                 "rederived_hi", "rederived_p", "mc_lo", "mc_median", "mc_hi", "power", "ci_excludes_null"]  # fmt: skip
 _VALUE_COLS = ["reported", "reported_lo", "reported_hi", "rederived", "rederived_lo",
                "rederived_hi", "mc_lo", "mc_median", "mc_hi"]  # fmt: skip
 

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import calibrate, ledger
 from helpers.figura import analysis, calibration, gee, glmm, model
+from helpers.params import ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +118,49 @@ def test_committed_calibration_is_current():
     for k, v in committed["params"].items():
         # deterministic fit; 1e-8 allows BLAS summation-order differences between machines
         assert fresh["params"][k] == pytest.approx(v, rel=1e-8, abs=1e-10)
+
+
+def _clustered_data(rng, n_groups, mean_size, sigma, logor=0.8):
+    """Binary-covariate lesions in groups of unequal size with a normal random intercept."""
+    g = np.repeat(np.arange(n_groups), 1 + rng.poisson(mean_size - 1, n_groups))
+    x = rng.random(g.size) < 0.35
+    eta = -1.2 + logor * x + sigma * rng.standard_normal(n_groups)[g]
+    return (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(int), x.astype(int), g
+
+
+def test_batched_mixed_fit_equals_single_fit():
+    rng = np.random.default_rng(5)
+    # different group counts and sizes in one batch: the flat layout must keep them apart
+    sets = [_clustered_data(rng, n, m, s) for n, m, s in ((60, 7, 1.0), (90, 4, 0.9), (40, 10, 1.5), (120, 3, 1.2))]
+    fit = glmm.random_intercept_logistic_batch(*glmm.stack(sets))
+    assert fit.converged.all() and not fit.at_boundary.any()
+    for i, (y, x, g) in enumerate(sets):
+        ref = glmm.random_intercept_logistic(y, x, g)
+        # same likelihood and nodes; the reference stops BFGS at a gradient norm of 1e-6 (about
+        # 1e-6 / curvature ~ 1e-7 in the parameters) and takes its SE from a finite-difference
+        # Hessian (h = 1e-4: error ~ h^2 relative), so 1e-4 and 1e-3 leave room for both
+        assert fit.log_or[i] == pytest.approx(ref.odds_ratio.log_or, abs=1e-4)
+        assert fit.se[i] == pytest.approx(ref.odds_ratio.se, rel=1e-3)
+        assert fit.sigma[i] == pytest.approx(ref.sigma, abs=1e-3)
+        assert fit.p[i] == pytest.approx(ref.odds_ratio.p, rel=1e-2, abs=1e-12)  # P amplifies SE error by z^2
+
+
+def test_batched_mixed_fit_handles_sigma_at_zero():
+    rng = np.random.default_rng(2)
+    # every patient has exactly 2 failures among 4 lesions: less clustering than independence,
+    # so the likelihood rises all the way to sigma = 0 (the ordinary logistic model)
+    g = np.repeat(np.arange(80), 4)
+    y = np.tile([1, 1, 0, 0], 80)
+    x = (rng.random(g.size) < 0.4).astype(int)
+    clustered = _clustered_data(rng, 50, 6, 1.0)
+    fit = glmm.random_intercept_logistic_batch(*glmm.stack([(y, x, g), clustered]))
+    assert fit.converged.all() and fit.at_boundary.tolist() == [True, False]
+    naive = gee.naive_logistic(y, x)
+    # sigma held at 1e-4 moves the conditional OR by O(sigma^2) = 1e-8 from the sigma = 0 fit
+    assert fit.log_or[0] == pytest.approx(naive.log_or, abs=1e-6)
+    assert fit.se[0] == pytest.approx(naive.se, rel=1e-6)
+
+
+def test_batched_mixed_fit_refuses_bad_layout():
+    with pytest.raises(ParameterError, match="group_starts"):
+        glmm.random_intercept_logistic_batch(np.zeros(4), np.zeros(4), np.array([1, 2]), np.array([0]))

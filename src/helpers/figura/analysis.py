@@ -4,7 +4,8 @@ Single cohort: statsmodels GEE (the reference), statsmodels Logit (naive) and th
 random-intercept model for the three lesion-level ORs; lifelines for the Cox HRs and the
 reverse Kaplan–Meier median follow-up. Replicates: the numpy GEE of ``gee`` (tested against
 statsmodels), the closed-form 2 x 2 odds ratio (equal to the naive logistic fit for one binary
-covariate) and the batched kernels of ``helpers.kernels``.
+covariate), the batched Newton fit of the random-intercept model (``glmm``, tested against the
+single fit) and the batched kernels of ``helpers.kernels``.
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def two_by_two(y: np.ndarray, x: np.ndarray) -> tuple[float, float, float, float
 def analyse(cohorts) -> pd.DataFrame:
     """Batch analysis for ``replicate.run``: one long row per (replicate, item)."""
     rows = []
+    mixed_sets, mixed_keys = [], []  # all replicates x features in one batched mixed-model fit
     for rep, c in enumerate(cohorts):
         pat = model.lesion_patterns(c)
         rec = max(pat["recurred"], 1)
@@ -125,6 +127,11 @@ def analyse(cohorts) -> pd.DataFrame:
             cid, item = ref.split("/")
             rows.append((rep, cid, item, r.odds_ratio, r.lo, r.hi, r.p))
             rows.append((rep, cid, item + "__naive", *two_by_two(y, x)))
+            mixed_sets.append((y, x, g))
+            mixed_keys.append((rep, cid, item + "__mixed"))
+    mixed = glmm.random_intercept_logistic_batch(*glmm.stack(mixed_sets))  # unconverged fits are NaN
+    for i, key in enumerate(mixed_keys):
+        rows.append((*key, mixed.odds_ratio[i], mixed.lo[i], mixed.hi[i], mixed.p[i]))
     draws = pd.DataFrame(rows, columns=["rep", "claim_id", "item", "estimate", "lo", "hi", "p"])
     # survival: all replicates at once with the batched kernels
     pts = [c.patients for c in cohorts]

@@ -18,7 +18,7 @@ from scipy import stats as sps
 
 from .. import ledger, results
 from . import calibration, model
-from . import stats as kernels
+from . import stats as rank_stats  # Jain's own batched rank tests, not helpers.kernels
 
 PAPER = "jain"
 # ref: (marker, grouping); grouping "ndr" = NDR vs DR, "dr" = DR vs NDR,
@@ -83,14 +83,14 @@ def analyse_batch(data: dict[str, np.ndarray], mmdsc_quantile: float) -> pd.Data
                                  "estimate": estimate, "p": np.nan if p is None else p}))  # fmt: skip
 
     for ref, (marker, grouping) in COMPARISONS.items():
-        auc, p = kernels.mann_whitney(*groups(data, marker, grouping, mmdsc_quantile))
+        auc, p = rank_stats.mann_whitney(*groups(data, marker, grouping, mmdsc_quantile))
         quantity = ledger.lookup(PAPER, ref).quantity
         add(ref, p if quantity == "P" else 2 * auc - 1, p)
     for ref, comparison in FOLD_CHANGES.items():
         x, g = groups(data, *COMPARISONS[comparison], mmdsc_quantile)
-        add(ref, kernels.median_ratio(x, g), kernels.mann_whitney(x, g)[1])
+        add(ref, rank_stats.median_ratio(x, g), rank_stats.mann_whitney(x, g)[1])
     for ref, (a, b) in CORRELATIONS.items():
-        add(ref, *kernels.spearman(data[a], data[b]))
+        add(ref, *rank_stats.spearman(data[a], data[b]))
     add(DURABLE_RATE, 100 * data["durable"].mean(axis=1))
     return pd.concat(out, ignore_index=True)
 
@@ -131,7 +131,7 @@ def rederive(cohort: pd.DataFrame, design: model.Design, rng: np.random.Generato
     for ref, comparison in FOLD_CHANGES.items():
         hi, lo = _single_groups(cohort, comparison, design)
         x, g = np.concatenate([hi, lo]), np.r_[np.ones(hi.size, bool), np.zeros(lo.size, bool)]
-        ci = kernels.bootstrap_median_ratio(rng, x, g, draws=bootstrap)
+        ci = rank_stats.bootstrap_median_ratio(rng, x, g, draws=bootstrap)
         p = sps.mannwhitneyu(hi, lo, alternative="two-sided", method="asymptotic").pvalue
         rows.append(results.from_ledger(ref, "held-out", rederived=float(np.median(hi) / np.median(lo)),
                                         rederived_lo=ci[0], rederived_hi=ci[1], rederived_p=p,
@@ -171,7 +171,7 @@ def fragility(draws: pd.DataFrame, fit: dict) -> pd.DataFrame:
         rows.append({
             "item": f"{t['claim_id']}/{t['item']}", "printed_p": t["reported"],
             "n_high": t["n_high"], "n_low": t["n_low"], "implied_auc": t["implied_auc"],
-            "power_analytic": kernels.power(t["implied_auc"], t["n_high"], t["n_low"], ALPHA),
+            "power_analytic": rank_stats.power(t["implied_auc"], t["n_high"], t["n_low"], ALPHA),
             "power_replicates": float(np.mean(g < ALPHA)),
             "p_median": float(np.median(g)), "p_lo": float(np.quantile(g, 0.025)),
             "p_hi": float(np.quantile(g, 0.975)), "share_at_or_below_printed": float(np.mean(g <= t["reported"])),
@@ -187,7 +187,7 @@ def power_by_scale(fit: dict, design: model.Design, scales: Sequence[float]) -> 
         split = next(s for r, _, s, _, _ in calibration.TARGETS if r == ref)
         _, share = calibration.threshold_of(split, design)
         n = t["n_high"] + t["n_low"]
-        out[ref] = [kernels.power(t["implied_auc"], n * f * share, n * f * (1 - share), ALPHA) for f in scales]
+        out[ref] = [rank_stats.power(t["implied_auc"], n * f * share, n * f * (1 - share), ALPHA) for f in scales]
     return pd.DataFrame(out, index=pd.Index(list(scales), name="subset_scale")).T
 
 
@@ -199,7 +199,7 @@ def fold_change_sensitivity(p: float, sizes: Sequence[int], shares: Sequence[flo
     for share in shares:
         t = float(sps.norm.isf(share))
         shifts = [calibration.median_shift(
-            calibration.correlation_for_auc(kernels.implied_auc(p, n * share, n * (1 - share)), t), t)
+            calibration.correlation_for_auc(rank_stats.implied_auc(p, n * share, n * (1 - share)), t), t)
             for n in sizes]  # fmt: skip
         pred[share] = [np.exp(peak_log_sd * s) for s in shifts]
         needed[share] = [np.log(target_fold) / s for s in shifts]

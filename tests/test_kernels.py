@@ -52,8 +52,8 @@ def test_km_median_ci_and_landmarks_equal_lifelines(seed, censor_max):
     s, s_lo, s_hi = kernels.survival_at(curves, landmarks)
     for r in range(R):
         km = lifelines_km(time[r], event[r])
-        ci = median_survival_times(km.confidence_interval_).to_numpy()[0]
-        assert [med[r], lo[r], hi[r]] == [km.median_survival_time_, ci[0], ci[1]]
+        # lifelines' curve and band, R's crossing rule (lifelines has no midpoint rule)
+        assert [med[r], lo[r], hi[r]] == list(kernels.km.lifelines_median(km))
         want_ci = km.confidence_interval_.reindex(landmarks, method="ffill").to_numpy()
         assert np.allclose(s[r], km.survival_function_at_times(landmarks), atol=EXACT)
         assert np.allclose(np.c_[s_lo[r], s_hi[r]], want_ci, atol=EXACT)
@@ -76,8 +76,67 @@ def test_km_mask_equals_fitting_the_kept_patients():
     assert np.isnan(s).all()  # beyond follow-up S is not estimated
     for r in range(R):
         km = lifelines_km(time[r][mask[r]], event[r][mask[r]])
-        ci = median_survival_times(km.confidence_interval_).to_numpy()[0]
-        assert [med[r], lo[r], hi[r]] == [km.median_survival_time_, ci[0], ci[1]]
+        assert [med[r], lo[r], hi[r]] == list(kernels.km.lifelines_median(km))
+
+
+# R survival's own outputs (expected values typed from R, never from this code):
+# tests/quantile.Rout.save of the survival package (test1 data, conf.type "log"), and the classic
+# print(survfit(Surv(time, status) ~ 1 / ~ sex, data = lung)) and ~ x, data = aml outputs.
+R_TEST1 = {"time": [9, 1, 1, 6, 6, 8, 10], "status": [1, 1, 0, 1, 1, 0, 0], "x": [0, 1, 1, 1, 0, 0, 0]}
+R_LEVELS = [13 / 14, 6 / 7, 2 / 3, 0.5, 9 / 35, 0.1]  # survival levels of quantile.Rout.save
+NA = np.inf  # R's NA for a quantile the curve never reaches
+
+
+def _quantiles(time, status, conf_type="log"):
+    curves = kernels.kaplan_meier(np.asarray(time, float), np.asarray(status, float), conf_type=conf_type)
+    return np.array([[a[0] for a in kernels.median(curves, q)] for q in R_LEVELS]).T  # (3, levels)
+
+
+def test_km_quantiles_equal_r_survival_quantile_test():
+    est, lower, upper = _quantiles(R_TEST1["time"], R_TEST1["status"])
+    assert list(est) == [1, 3.5, 6, 9, 9.5, NA]  # 3.5 and 9.5: midpoints of flat stretches
+    assert list(lower) == [1, 1, 1, 6, 6, 9]
+    assert list(upper) == [NA] * 6
+
+
+@pytest.mark.parametrize(("group", "est", "lower"), [
+    (0, [6, 6, 9, 9, NA, NA], [6, 6, 6, 6, 9, 9]),
+    (1, [1, 1, 3.5, 6, 6, 6], [1, 1, 1, 1, NA, NA]),
+])  # fmt: skip
+def test_km_quantiles_equal_r_survival_by_stratum(group, est, lower):
+    keep = np.asarray(R_TEST1["x"]) == group
+    got = _quantiles(np.asarray(R_TEST1["time"])[keep], np.asarray(R_TEST1["status"])[keep])
+    assert list(got[0]) == est and list(got[1]) == lower
+
+
+def test_km_median_midpoint_rule_on_a_flat_half():
+    # times 1…6 uncensored: S = 0.5 exactly from 3 to 4; R and SAS give 3.5 (lifelines gives 4)
+    med, _, _ = kernels.km_median(np.arange(1.0, 7.0), np.ones(6))
+    assert med[0] == 3.5
+    assert lifelines_km(np.arange(1.0, 7.0), np.ones(6)).median_survival_time_ == 4.0  # the difference
+
+
+@pytest.mark.parametrize(("subset", "expected"), [
+    ("all", (310, 285, 363)), ("sex == 1", (270, 212, 310)), ("sex == 2", (426, 348, 550)),
+])  # fmt: skip
+def test_km_median_ci_equal_r_survival_on_lung(subset, expected):
+    from lifelines.datasets import load_lung
+
+    lung = load_lung() if subset == "all" else load_lung().query(subset)
+    med, lo, hi = kernels.km_median(lung.time.to_numpy(float), lung.status.to_numpy(float), conf_type="log")
+    assert (med[0], lo[0], hi[0]) == expected
+
+
+# aml (survival package): weeks to relapse, maintained vs not maintained chemotherapy
+AML = {"maintained": ([9, 13, 13, 18, 23, 28, 31, 34, 45, 48, 161], [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0]),
+       "nonmaintained": ([5, 5, 8, 8, 12, 16, 23, 27, 30, 33, 43, 45], [1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1])}
+
+
+@pytest.mark.parametrize(("arm", "expected"), [("maintained", (31, 18, NA)), ("nonmaintained", (23, 8, NA))])
+def test_km_median_ci_equal_r_survival_on_aml(arm, expected):
+    time, status = AML[arm]
+    med, lo, hi = kernels.km_median(np.asarray(time, float), np.asarray(status, float), conf_type="log")
+    assert (med[0], lo[0], hi[0]) == expected
 
 
 @pytest.mark.parametrize("seed", [6, 7])

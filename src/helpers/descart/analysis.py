@@ -8,8 +8,8 @@ engines, so the single seeded cohort and the Monte Carlo replicates compute the 
   (rows ``rep, claim_id, item, estimate, lo, hi, p`` for ``replicate.run``).
 
 Conventions: Kaplan–Meier medians with the 95% CI of Brookmeyer–Crowley type on the log-log scale
-(lifelines' ``median_survival_times(kmf.confidence_interval_)``; the log-log transform is SAS
-LIFETEST's default, and the paper used SAS 9.3); log-rank tests; Cox models with Efron ties;
+(lifelines' curve and band with R survival's / SAS LIFETEST's midpoint rule, ``kernels.km``; the
+log-log transform is SAS LIFETEST's default, and the paper used SAS 9.3); log-rank tests; Cox models with Efron ties;
 multivariable models on complete cases; CRP and ferritin in the assumed units.
 """
 
@@ -181,8 +181,7 @@ def _single_outcomes(c, rng, fisher_resamples, add, km, median_survival_times, m
     for ref, tk, ek, sel in MEDIANS:
         keep = np.ones(c[tk].size, bool) if sel is None else sel(c)
         fit = km(c[tk][keep], c[ek][keep])
-        ci = median_survival_times(fit.confidence_interval_).to_numpy()[0]
-        add(ref, fit.median_survival_time_, ci[0], ci[1], method="KM median, log-log CI (lifelines)")
+        add(ref, *kkm.lifelines_median(fit), method="KM median, log-log CI (lifelines curve, R/SAS midpoint rule)")
     for ref, tk, ek, sel, t0, as_event in LANDMARKS:
         keep = np.ones(c[tk].size, bool) if sel is None else sel(c)
         fit = km(c[tk][keep], c[ek][keep])
@@ -193,7 +192,7 @@ def _single_outcomes(c, rng, fisher_resamples, add, km, median_survival_times, m
     for ref, fn in FOLLOWUPS:
         t, e, sel = fn(c)
         keep = np.ones(t.size, bool) if sel is None else sel
-        add(ref, km(t[keep], e[keep]).median_survival_time_, method="reverse KM median follow-up")
+        add(ref, kkm.lifelines_median(km(t[keep], e[keep]))[0], method="reverse KM median follow-up")
     for ref, tk, ek, lab in LOGRANKS:
         g = lab(c)
         keep = g >= 0

@@ -17,7 +17,7 @@ from scipy import stats
 
 from .. import results
 from ..kernels.cox import cox_fit
-from ..kernels.km import km_median
+from ..kernels.km import km_median, lifelines_median
 from . import gee, glmm, model
 from .calibration import OR_ITEMS, role
 
@@ -29,7 +29,7 @@ SURVIVAL = {"FIG-10/hr_pfs_any_ge5cm": ("pfs_time", "pfs_event"), "FIG-11/hr_os_
 def reverse_km_followup(patients: pd.DataFrame) -> float:
     """Median follow-up by reverse Kaplan–Meier (being alive and censored is the 'event')."""
     kmf = KaplanMeierFitter().fit(patients.os_time, 1 - patients.os_event)
-    return float(kmf.median_survival_time_)
+    return lifelines_median(kmf)[0]  # R/SAS midpoint rule on lifelines' curve
 
 
 def cox_hr(patients: pd.DataFrame, time: str, event: str) -> gee.OddsRatio:

@@ -46,7 +46,7 @@ CLAIMS = ("DES-15", "DES-16", "DES-17", "DES-18")
 
 # %%
 params = model.default_params()
-sorted(t for t in calibration.CALIBRATION_TARGETS if t.split("/")[0] in CLAIMS)
+sorted(t for t in calibration.TARGETS if t.split("/")[0] in CLAIMS)
 
 # %% [markdown]
 # ## Simulate and re-derive

@@ -95,12 +95,12 @@ def test_fisher_monte_carlo_is_deterministic_and_not_small_under_independence(co
 
 def test_held_out_share_is_at_least_forty_percent():
     counts = report.role_counts()
-    assert counts["calibrated"] == len(calibration.CALIBRATION_TARGETS)
+    assert counts["calibrated"] == len(calibration.TARGETS)
     assert counts["held-out"] / counts.sum() >= 0.40
 
 
 def test_calibration_targets_are_ledger_items():
-    for ref in calibration.CALIBRATION_TARGETS:
+    for ref in calibration.TARGETS:
         assert np.isfinite(ledger.lookup("descart", ref).value)
 
 
@@ -109,7 +109,7 @@ def test_committed_calibration_is_current():
     # file was made with today's SETTINGS (calibrate.load refuses a stale one) and that the
     # objective at the committed parameters is the one the file records.
     fit = calibrate.load("descart")
-    assert fit["settings"]["targets"] == calibration.CALIBRATION_TARGETS
+    assert fit["settings"]["targets"] == calibration.TARGETS
     # parameters are stored rounded to 1e-8 and the objective to 1e-6: 1e-4 covers both roundings
     assert calibration.objective(fit["params"]) == pytest.approx(fit["objective"], abs=1e-4)
 

@@ -87,8 +87,8 @@ def test_calibration_hits_every_printed_p(fit):
 
 def test_targets_are_p_items_and_fold_changes_are_held_out():
     rows = {f"{r.claim_id}/{r['item']}": r.quantity for _, r in ledger.frame("jain").iterrows()}
-    assert all(rows[ref] == "P" for ref in calibration.CALIBRATION_TARGETS)
-    assert not set(analysis.FOLD_CHANGES) & set(calibration.CALIBRATION_TARGETS)
+    assert all(rows[ref] == "P" for ref in calibration.TARGETS)
+    assert not set(analysis.FOLD_CHANGES) & set(calibration.TARGETS)
 
 
 def test_simulated_subsets_have_the_designed_sizes_and_are_nested(assumed, fit):

@@ -35,28 +35,49 @@ def test_repeated_item_is_refused():
 
 def test_status_follows_the_band():
     df = results.frame([_row(), _row(item="or_suv", reported=9.0)])
+    # 200 replicates: with fewer, even a value beyond every replicate is within Monte Carlo error
+    # of the 97.5% edge (verdicts.mc_margin) and only "borderline"
     draws = pd.DataFrame({
-        "rep": np.tile(np.arange(100), 2), "claim_id": "FIG-06",
-        "item": np.repeat(["or_large", "or_suv"], 100),
-        "estimate": np.r_[np.linspace(1.5, 3.5, 100), np.linspace(1.5, 3.5, 100)],
-        "lo": 1.2, "hi": np.r_[np.full(100, 4.0), np.full(100, 0.9)], "p": np.r_[np.full(100, 0.01), np.full(100, 0.2)],
+        "rep": np.tile(np.arange(200), 2), "claim_id": "FIG-06",
+        "item": np.repeat(["or_large", "or_suv"], 200),
+        "estimate": np.r_[np.linspace(1.5, 3.5, 200), np.linspace(1.5, 3.5, 200)],
+        "lo": 1.2, "hi": np.r_[np.full(200, 4.0), np.full(200, 0.9)], "p": np.r_[np.full(200, 0.01), np.full(200, 0.2)],
     })  # fmt: skip
-    out = results.finalise(replicate.summarise(draws, df))
-    assert list(out.status) == ["reproduced", "not-reproduced"]
+    out = results.finalise(replicate.summarise(draws, df), reasons={"FIG-06/or_suv": "model: demo"})
+    # 2.34 sits inside the band and a null effect would have fallen outside it: supported;
+    # 9.0 lies above every replicate: contradicted, with the declared reason
+    assert list(out.status) == ["supported", "contradicted"]
+    assert list(out.band_position) == ["inside", "above"]
+    assert out.reason.tolist() == [None, "model: demo"]
     assert out.power.tolist() == [1.0, 0.0]
     assert out.ci_excludes_null.tolist() == [1.0, 1.0]  # lo 1.2 > 1, then hi 0.9 < 1
 
 
-def test_qualitative_direction():
-    rows = [results.row("JAIN-08", "ifn_vs_expansion", "qualitative", "descriptive", reported=-1, rederived=-0.3),
-            results.row("JAIN-09", "ferritin", "qualitative", "descriptive", reported=1, rederived=-0.1)]
-    out = results.finalise(results.frame(rows))
-    assert list(out.status) == ["direction-reproduced", "direction-not-reproduced"]
+def test_qualitative_direction_is_judged_on_the_replicates_not_on_one_cohort():
+    rows = [results.row("JAIN-08", "ifn_vs_expansion", "qualitative", "held-out", reported=-1, rederived=-0.3),
+            results.row("JAIN-09", "ferritin", "qualitative", "held-out", reported=1, rederived=-0.1)]
+    assert list(results.finalise(results.frame(rows)).status) == ["no-band", "no-band"]
+    draws = pd.DataFrame({
+        "rep": np.tile(np.arange(200), 2), "claim_id": np.repeat(["JAIN-08", "JAIN-09"], 200),
+        "item": np.repeat(["ifn_vs_expansion", "ferritin"], 200),
+        # every replicate shows the claimed negative sign; the second item is a coin toss
+        "estimate": np.r_[np.full(200, -0.3), np.tile([-0.1, 0.1], 100)],
+    })  # fmt: skip
+    out = results.finalise(replicate.summarise(draws, results.frame(rows)))
+    # a bare direction can be flagged only if no effect shows the other sign: half the time at most
+    assert list(out.status) == ["uninformative", "uninformative"]
+    assert out.check_power.tolist() == [0.5, 0.0]
+    # claimed significant: under no effect only 2.5% of studies would show it, so the check is strong
+    sig = results.frame([results.row("JAIN-08", "ifn_vs_expansion", "qualitative", "held-out", reported=-1,
+                                     reported_p=0.05, rederived=-0.3)])  # fmt: skip
+    draws_sig = draws[draws.claim_id == "JAIN-08"].assign(p=0.001)
+    out = results.finalise(replicate.summarise(draws_sig, sig))
+    assert out.status[0] == "supported" and out.check_power[0] == pytest.approx(0.975)
 
 
 def test_no_band_and_not_rederived():
-    out = results.finalise(results.frame([_row(), _row(item="x", rederived=None)]))
-    assert list(out.status) == ["no-band", "not-rederived"]
+    out = results.finalise(results.frame([_row(), _row(item="x", rederived=None), _row(item="y", role="input")]))
+    assert list(out.status) == ["no-band", "not-rederived", "input"]
 
 
 def test_display_rounds_per_quantity():

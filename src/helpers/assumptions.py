@@ -7,6 +7,16 @@ One YAML file per paper under ``data/assumed/``. Each entry::
       range: [0.30, 0.50]          # what a sensitivity analysis moves it across
       why: "one line: why this value"
       source: "Dean et al. 2020, Blood Adv 4(14):3268 (external)"   # or "assumption"
+      derived_from: [DES-04/high_ldh_pct]   # printed numbers the value was worked out from
+
+    cox_ties:                      # an analysis choice the paper does not state
+      value: breslow
+      alternatives: [efron]        # what the sensitivity analysis switches to
+      why: "SAS PHREG's default; the paper used SAS 9.3"
+      source: "assumption"
+
+A value that cannot move says why in ``fixed`` instead of a range. ``derived_from`` feeds the
+roles of ``helpers.provenance``: a printed number used to set an assumption is not held out.
 
 ``load(paper)`` returns ``{name: value}``; ``table(paper)`` the full entries for display.
 A notebook overrides an entry by passing ``overrides={name: value}``; an unknown name is an
@@ -33,9 +43,12 @@ class Assumption(BaseModel):
 
     value: float | int | str | list[float]
     range: list[float] | None = Field(default=None, min_length=2, max_length=2)
+    alternatives: list[str | float] | None = Field(default=None, min_length=1)
+    fixed: str | None = Field(default=None, min_length=5)  # why the value cannot move
     why: str = Field(min_length=5)
     source: str = Field(min_length=3)
     unit: str | None = None
+    derived_from: list[str] = []  # "CLAIM-ID/item" (or a claim ID) the value was worked out from
 
 
 def entries(paper: str) -> dict[str, Assumption]:

@@ -440,7 +440,7 @@ def _digits(printed: str | None) -> str:
     return "".join(ch for ch in (printed or "") if ch.isdigit())
 
 
-def _same_print(x: str | None, y: str | None) -> bool:
+def same_print(x: str | None, y: str | None) -> bool:
     if x is None or y is None:
         return False
     if x.strip() == y.strip():
@@ -455,7 +455,7 @@ def repeated_estimate(items: Sequence[tuple[str, ledger.Item]], linked: set[froz
     out: dict[str, Verdict] = {}
     for ref, it in items:
         twins = [r for r, other in items if r != ref and all(
-            _same_print(getattr(it, f), getattr(other, f)) for f in ("value", "lo", "hi"))]  # fmt: skip
+            same_print(getattr(it, f), getattr(other, f)) for f in ("value", "lo", "hi"))]  # fmt: skip
         if not twins:
             out[ref] = Verdict("consistent", f"{it.value} ({it.lo}-{it.hi}) printed for this quantity only")
             continue

@@ -72,6 +72,7 @@ class Item(BaseModel):
     unit: str | None = None  # months, days, %, per unit of ...
     group: str | None = None  # subgroup the number belongs to
     direction: str | None = None  # for qualitative items: the claimed direction
+    significant: Literal["yes"] | None = None  # qualitative: the source calls it significant (no P printed)
     same_as: str | None = None  # "CLAIM-ID/item" printed elsewhere for the same quantity
     note: str | None = None
 
@@ -215,8 +216,8 @@ def load_paper(paper: str, path: Path | None = None) -> PaperLedger:
 
 LEDGER_COLUMNS = [
     "paper", "claim_id", "item", "quantity", "printed", "value", "lo_printed", "lo", "hi_printed",
-    "hi", "p_printed", "p", "p_relation", "n", "count", "time", "unit", "group", "where",
-    "malformed", "note",
+    "hi", "p_printed", "p", "p_relation", "n", "count", "time", "unit", "group", "direction",
+    "significant", "same_as", "where", "malformed", "note",
 ]  # fmt: skip
 
 
@@ -243,6 +244,7 @@ def _rows(ledger: PaperLedger) -> list[dict]:
                 "p_relation": p_tok.relation if p_tok is not None else None,
                 "n": tokens.value_of(it.n), "count": tokens.value_of(it.count),
                 "time": tokens.value_of(it.time), "unit": it.unit, "group": it.group,
+                "direction": it.direction, "significant": it.significant, "same_as": it.same_as,
                 "where": it.where, "malformed": ",".join(bad) or None, "note": it.note,
             })  # fmt: skip
     return rows

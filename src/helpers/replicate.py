@@ -5,7 +5,8 @@ A paper supplies two functions:
 - ``simulate(rng) -> cohort``: one cohort at the study's own size, all randomness from ``rng``;
 - ``analyse(cohorts) -> DataFrame``: a *batch* of cohorts -> long rows with columns
   ``rep`` (0-based index within the batch), ``claim_id``, ``item``, ``estimate`` and, where
-  the item has them, ``lo``, ``hi``, ``p``. Batching lets the numpy kernels in
+  the item has them, ``lo``, ``hi``, ``p`` and ``effect`` (the effect behind a bare P value, on
+  its additive scale, for the winner's-curse view). A median not reached is ``+inf``. Batching lets the numpy kernels in
   ``helpers.kernels`` fit all cohorts of a chunk at once.
 
 ``run`` draws ``replicates`` cohorts, each from its own generator spawned from the notebook's
@@ -32,14 +33,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from tqdm import tqdm  # plain text bar: tqdm.auto warns without ipywidgets
 
-from . import tokens
+from . import tokens, verdicts
 from .params import check_positive, check_replicates, check_seed
 from .results import NULL_VALUE
 from .results import frame as results_frame
 
 CHUNK = 50  # replicates per batch: large enough to amortise numpy overhead, small for memory
 CHUNK_PATIENTS = 50 * 250  # patients per batch (replicates × cohort size) that CHUNK was tuned for
-DRAW_COLUMNS = ["rep", "claim_id", "item", "estimate", "lo", "hi", "p"]
+DRAW_COLUMNS = ["rep", "claim_id", "item", "estimate", "lo", "hi", "p", "effect"]
 
 Simulate = Callable[[np.random.Generator], Any]
 Analyse = Callable[[Sequence[Any]], pd.DataFrame]
@@ -123,49 +124,127 @@ def converge(simulate_at: Callable[[np.random.Generator, int], Any], analyse: An
     return wide
 
 
-def printed_interval(printed: str | None, value: float) -> tuple[float, float]:
-    """The values a printed number stands for ("1.01" -> [1.005, 1.015]); exact if no token."""
-    tok = tokens.parse(printed) if isinstance(printed, str) else None
-    if tok is not None and tok.status == "number":
-        return tok.interval()
-    return value, value
+def band(est: np.ndarray, level: float = verdicts.LEVEL) -> tuple[float, float, float]:
+    """2.5th, 50th and 97.5th percentiles of replicate estimates (order statistics: +inf, i.e.
+    "not reached", stays a value, never dropped or interpolated into NaN)."""
+    q = (1 - level) / 2
+    lo, med, hi = np.quantile(est, [q, 0.5, 1 - q], method="inverted_cdf")
+    return float(lo), float(med), float(hi)
 
 
-def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = 0.05,
-              level: float = 0.95) -> pd.DataFrame:  # fmt: skip
-    """Fill the Monte Carlo columns of ``results`` from the replicate ``draws``.
+def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = verdicts.SIGNIFICANCE,
+              level: float = verdicts.LEVEL) -> pd.DataFrame:  # fmt: skip
+    """Fill the Monte Carlo and verdict columns of ``results`` from the replicate ``draws``.
 
     - ``mc_lo, mc_median, mc_hi``: 2.5th, 50th and 97.5th percentiles of the estimate;
     - ``within_band``: the printed value, with its rounding interval, meets that band;
-    - ``power``: share of replicates with P < ``alpha`` (the printed significance level);
+    - ``percentile_lo/hi/mcse, alternative, check_power, band_position``: the verdict's numbers
+      (``helpers.verdicts``): where the printed value falls among same-size studies, and the
+      chance the check had of flagging it under the stated alternative;
+    - ``power``: share of replicates with P < ``alpha`` (a same-size study reaching significance);
+    - ``p_reach``: share of replicates with P at most the printed P (where a P is printed);
+    - ``exaggeration``: for a printed significant result, how much a significant same-size study
+      overstates the model's effect (``verdicts.exaggeration``);
     - ``ci_excludes_null``: share of replicates whose CI excludes the null (1 for ratios).
     Items with no draws keep empty Monte Carlo columns.
     """
-    q = (1 - level) / 2
     if not isinstance(results, pd.DataFrame):  # a list of rows from results.row / from_ledger
         results = results_frame(results)
-    draws = draws.reindex(columns=DRAW_COLUMNS)  # lo, hi, p are optional in hand-made draws
+    draws = draws.reindex(columns=DRAW_COLUMNS)  # lo, hi, p, effect are optional in hand-made draws
     out = results.copy().reset_index(drop=True)
+    for col in _VERDICT_COLUMNS:
+        if col not in out:
+            out[col] = None
     grouped = {key: g for key, g in draws.groupby(["claim_id", "item"], sort=False)}
     for i, r in out.iterrows():
         g = grouped.get((r["claim_id"], r["item"]))  # r.item would be Series.item
         if g is None:
             continue
         est = g["estimate"].to_numpy(float)
-        est = est[np.isfinite(est)]
+        est = est[~np.isnan(est)]
         if est.size == 0:
             continue
-        lo, med, hi = np.quantile(est, [q, 0.5, 1 - q])
-        out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = [lo, med, hi]
-        # a qualitative row's "reported" is a claimed sign, not a value a band can contain
-        if r["quantity"] != "qualitative" and r["reported"] is not None and not pd.isna(r["reported"]):
-            p_lo, p_hi = printed_interval(r.get("reported_printed"), float(r["reported"]))
-            out.loc[i, "within_band"] = bool(p_lo <= hi and lo <= p_hi)
         pvals = g["p"].to_numpy(float)
+        out.loc[i, ["mc_lo", "mc_median", "mc_hi"]] = band(est, level)
+        if r["quantity"] != "qualitative" and not _missing(r["reported"]):
+            p_lo, p_hi, _ = verdicts.printed_interval(r.get("reported_printed"), r["reported"], r["quantity"])
+            mc_lo, mc_hi = out.loc[i, "mc_lo"], out.loc[i, "mc_hi"]
+            out.loc[i, "within_band"] = bool(p_lo <= mc_hi and mc_lo <= p_hi)
         if np.isfinite(pvals).any():
             out.loc[i, "power"] = float(np.mean(np.nan_to_num(pvals, nan=1.0) < alpha))
+            if not _missing(r["reported_p"]):
+                out.loc[i, "p_reach"] = float(np.mean(np.nan_to_num(pvals, nan=1.0) <= r["reported_p"]))
         null = NULL_VALUE.get(r["quantity"])
         if null is not None and g["lo"].notna().any():
             excl = (g["lo"].to_numpy(float) > null) | (g["hi"].to_numpy(float) < null)
             out.loc[i, "ci_excludes_null"] = float(np.mean(excl))
+        _judge(out, i, r, g, alpha)
     return out
+
+
+_VERDICT_COLUMNS = ("percentile_lo", "percentile_hi", "percentile_mcse", "alternative", "check_power",
+                    "band_position", "p_reach", "exaggeration")  # fmt: skip
+
+
+def _judge(out: pd.DataFrame, i: int, r: pd.Series, g: pd.DataFrame, alpha: float) -> None:
+    """The verdict columns of row ``i`` (see ``helpers.verdicts``)."""
+    quantity = r["quantity"]
+    est, pvals = g["estimate"].to_numpy(float), g["p"].to_numpy(float)
+    if quantity == "qualitative":
+        if _missing(r["reported"]):
+            return
+        # the printed outcome: the claimed sign, and significance where the source claims it
+        claims_sig = not _missing(r["reported_p"])
+        seen = np.sign(est) == np.sign(r["reported"])
+        if claims_sig:
+            seen &= np.nan_to_num(pvals, nan=1.0) < r["reported_p"]
+        judged = np.where(np.isnan(est), np.nan, seen.astype(float))
+        j = verdicts.judge(judged, 1.0, 1.0, quantity, outcome_null=alpha / 2 if claims_sig else 0.5)
+    else:
+        if _missing(r["reported"]) and not _is_nr(r.get("reported_printed")):
+            return
+        judged = pvals if quantity == "P" and np.isfinite(pvals).any() else est
+        lo, hi, half = verdicts.printed_interval(r.get("reported_printed"), r["reported"], quantity)
+        j = verdicts.judge(judged, lo, hi, quantity, half_step=half)
+    if j is None:
+        return
+    position = ("below" if j.percentile_hi < verdicts.TAIL else "above") if j.flagged else \
+        "edge" if j.borderline else "inside"  # fmt: skip
+    out.loc[i, ["percentile_lo", "percentile_hi", "percentile_mcse", "check_power"]] = [
+        j.percentile_lo, j.percentile_hi, j.percentile_mcse, j.check_power]
+    out.loc[i, ["alternative", "band_position"]] = [j.alternative, position]
+    if _significant(r):
+        effects = g["effect"].to_numpy(float) if g["effect"].notna().any() else _effect_scale(est, quantity)
+        if effects is not None:
+            out.loc[i, "exaggeration"] = verdicts.exaggeration(effects, pvals, alpha)
+
+
+def _effect_scale(est: np.ndarray, quantity: str) -> np.ndarray | None:
+    """Estimates on their additive effect scale (log ratio, difference), or None if not an effect."""
+    if quantity in ("HR", "OR", "fold_change"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(est)
+    if quantity in ("difference", "correlation"):
+        return est
+    if quantity == "AUC":
+        return est - 0.5
+    return None
+
+
+def _significant(r: pd.Series) -> bool:
+    """Does the paper print this result as significant (P < .05 or a CI excluding the null)?"""
+    p = r["reported_p"]
+    if not _missing(p) and p < verdicts.SIGNIFICANCE + 1e-12:
+        return True
+    null = NULL_VALUE.get(r["quantity"])
+    lo, hi = r["reported_lo"], r["reported_hi"]
+    return null is not None and not _missing(lo) and not _missing(hi) and (lo > null or hi < null)
+
+
+def _is_nr(printed) -> bool:
+    tok = tokens.parse(printed) if isinstance(printed, str) else None
+    return tok is not None and tok.status == "not_reached"
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and np.isnan(x))

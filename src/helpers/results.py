@@ -16,19 +16,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ledger, paths
+from . import ledger, paths, provenance, verdicts
 from .io import write_csv_atomic
 
 RESULT_COLUMNS = [
-    "paper", "claim_id", "item", "quantity", "role",
+    "paper", "claim_id", "item", "quantity", "role", "used_by",
     "reported_printed", "reported", "reported_lo", "reported_hi", "reported_p",
     "rederived", "rederived_lo", "rederived_hi", "rederived_p",
-    "mc_lo", "mc_median", "mc_hi", "within_band", "power", "ci_excludes_null",
-    "status", "method", "note",
+    "mc_lo", "mc_median", "mc_hi", "within_band",
+    "percentile_lo", "percentile_hi", "percentile_mcse", "band_position", "alternative", "check_power",
+    "power", "p_reach", "exaggeration", "ci_excludes_null",
+    "status", "reason", "method", "note",
 ]  # fmt: skip
-ROLES = ("calibrated", "held-out", "descriptive")
-STATUSES = ("reproduced", "not-reproduced", "direction-reproduced", "direction-not-reproduced",
-            "no-band", "not-rederived", "not-implemented")  # fmt: skip
+# input: a printed count fed to the simulator; calibrated: used to fit it or to set an assumption
+# (or the same number printed again); held-out: nothing used it; descriptive: no band applies.
+ROLES = ("input", "calibrated", "held-out", "descriptive")
+STATUSES = verdicts.STATUSES
 
 # Decimals shown per quantity: chosen to match the papers' own precision, so a displayed
 # difference is a real one and a re-run on another machine prints the same text.
@@ -44,7 +47,7 @@ class ResultsError(ValueError):
     """A results table does not have the one shape every notebook shares."""
 
 
-def row(claim_id: str, item: str, quantity: str, role: str, *, paper: str | None = None,
+def row(claim_id: str, item: str, quantity: str, role: str | None = None, *, paper: str | None = None,
         reported: float | None = None, reported_lo: float | None = None,
         reported_hi: float | None = None, reported_p: float | None = None,
         rederived: float | None = None, rederived_lo: float | None = None,
@@ -54,17 +57,21 @@ def row(claim_id: str, item: str, quantity: str, role: str, *, paper: str | None
 
     ``reported_printed`` is the token as printed ("2.66", "<.0001"): the band check then accepts
     every value that rounds to it, so a printed "1.01" is not treated as exactly 1.0100.
+    ``role``: computed from provenance (``helpers.provenance``) for a ledger item; give it only
+    for a row that is not a ledger item (an external number, a placeholder).
     """
+    paper = paper or _paper_of(claim_id)
+    used_by = ""
+    if role is None:
+        role, used_by = provenance.role_of(paper, f"{claim_id}/{item}")
     if role not in ROLES:
         raise ResultsError(f"{claim_id}/{item}: role {role!r} is not one of {ROLES}")
-    paper = paper or _paper_of(claim_id)
     return {
-        "paper": paper, "claim_id": claim_id, "item": item, "quantity": quantity, "role": role,
+        "paper": paper, "claim_id": claim_id, "item": item, "quantity": quantity, "role": role, "used_by": used_by,
         "reported_printed": reported_printed, "reported": reported, "reported_lo": reported_lo, "reported_hi": reported_hi,
         "reported_p": reported_p, "rederived": rederived, "rederived_lo": rederived_lo,
         "rederived_hi": rederived_hi, "rederived_p": rederived_p,
-        "mc_lo": None, "mc_median": None, "mc_hi": None, "within_band": None, "power": None,
-        "ci_excludes_null": None, "status": None, "method": method, "note": note,
+        **dict.fromkeys(_MC_COLUMNS), "status": None, "reason": None, "method": method, "note": note,
     }  # fmt: skip
 
 
@@ -76,21 +83,23 @@ def _paper_of(claim_id: str) -> str:
     raise ResultsError(f"claim ID {claim_id!r} has no known paper prefix ({sorted(ledger.PREFIX.values())})")
 
 
-def from_ledger(ref: str, role: str, *, rederived: float | None = None,
+def from_ledger(ref: str, role: str | None = None, *, rederived: float | None = None,
                 rederived_lo: float | None = None, rederived_hi: float | None = None,
                 rederived_p: float | None = None, method: str = "", note: str = "",
                 quantity: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item'."""
+    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item' (role from provenance)."""
     claim_id, item = ref.split("/")
     paper = _paper_of(claim_id)
     rec = ledger.lookup(paper, ref)
     # a bare P value ("P = .03" with no estimate) is itself the reported number
     bare_p = rec.quantity == "P" and _num(rec.value) is None
     reported = _num(rec.p) if bare_p else _num(rec.value)
+    # a qualitative claim stated as significant is judged as "P < .05 in the claimed direction"
+    p_claimed = verdicts.SIGNIFICANCE if rec.quantity == "qualitative" and rec.significant == "yes" else _num(rec.p)
     return row(
         claim_id, item, quantity or rec.quantity, role, paper=paper,
         reported_printed=rec.p_printed if bare_p else rec.printed, reported=reported, reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
-        reported_p=_num(rec.p), rederived=rederived, rederived_lo=rederived_lo,
+        reported_p=p_claimed, rederived=rederived, rederived_lo=rederived_lo,
         rederived_hi=rederived_hi, rederived_p=rederived_p, method=method, note=note,
     )  # fmt: skip
 
@@ -119,34 +128,39 @@ def validate(df: pd.DataFrame) -> None:
         raise ResultsError(f"unknown role(s) {bad_roles}; use one of {ROLES}")
 
 
-def finalise(df: pd.DataFrame) -> pd.DataFrame:
-    """Set ``status`` from the numbers (one rule for every paper).
+def finalise(df: pd.DataFrame, reasons: dict[str, str] | None = None) -> pd.DataFrame:
+    """Set ``status`` (one rule for every paper, ``helpers.verdicts``) and the reason of a miss.
 
-    - qualitative items: the sign of the re-derived effect against the claimed direction
-      (``reported`` holds +1 or -1), and the replicates' power when a band exists;
-    - numeric items with a Monte Carlo band: reproduced when the printed value lies inside
-      the 95% band of same-size replicates;
-    - otherwise ``no-band`` (a single cohort cannot say whether a miss is chance) or
-      ``not-rederived`` when the analysis could not produce the number.
+    ``reasons``: "CLAIM-ID/item" -> reason class and text ("model: ...", "assumption NAME: ...",
+    "infeasible: ..."); a contradicted item without one is marked ``unexplained``.
     """
     out = df.copy()
-    status = []
+    for col in ("band_position", "check_power", "reason", "used_by"):
+        if col not in out:
+            out[col] = None
+    reasons = reasons or {}
+    status, why = [], []
     for r in out.itertuples():
         if r.status == "not-implemented":
             status.append(r.status)
-        elif _missing(r.rederived) and _missing(r.mc_median):
-            status.append("not-rederived")
-        elif r.quantity == "qualitative":
-            value = r.mc_median if not _missing(r.mc_median) else r.rederived
-            ok = np.sign(value) == np.sign(r.reported)
-            status.append("direction-reproduced" if ok else "direction-not-reproduced")
-        elif _missing(r.reported):
-            status.append("not-rederived")
-        elif _missing(r.mc_lo):
-            status.append("no-band")
+            why.append(r.reason)
+            continue
+        has_rederived = not (_missing(r.rederived) and _missing(r.mc_median))
+        if r.role == "input":
+            s = "input"
+        elif _missing(r.band_position):
+            s = "no-band" if has_rederived else "not-rederived"
+        elif r.band_position in ("below", "above"):
+            s = "contradicted"
+        elif r.band_position == "edge":
+            s = "borderline"
         else:
-            status.append("reproduced" if bool(r.within_band) else "not-reproduced")
+            powered = not _missing(r.check_power) and r.check_power >= verdicts.POWER_NEEDED
+            s = "supported" if powered else "uninformative"
+        status.append(s)
+        why.append(reasons.get(f"{r.claim_id}/{r.item}", "unexplained") if s == "contradicted" else None)
     out["status"] = status
+    out["reason"] = why
     return out
 
 
@@ -181,8 +195,13 @@ def format_p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
+_MC_COLUMNS = ["mc_lo", "mc_median", "mc_hi", "within_band", "percentile_lo", "percentile_hi",
+               "percentile_mcse", "band_position", "alternative", "check_power", "power", "p_reach",
+               "exaggeration", "ci_excludes_null"]  # fmt: skip
 _NUMERIC_COLS = ["reported", "reported_lo", "reported_hi", "reported_p", "rederived", "rederived_lo",
-                 "rederived_hi", "rederived_p", "mc_lo", "mc_median", "mc_hi", "power", "ci_excludes_null"]  # fmt: skip
+                 "rederived_hi", "rederived_p", "mc_lo", "mc_median", "mc_hi", "percentile_lo",
+                 "percentile_hi", "percentile_mcse", "check_power", "power", "p_reach", "exaggeration",
+                 "ci_excludes_null"]  # fmt: skip
 _VALUE_COLS = ["reported", "reported_lo", "reported_hi", "rederived", "rederived_lo",
                "rederived_hi", "mc_lo", "mc_median", "mc_hi"]  # fmt: skip
 
@@ -196,10 +215,25 @@ def display(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     for col in ("reported_p", "rederived_p"):
         if col in out:
             out[col] = [format_p(v) for v in out[col]]
-    for col in ("power", "ci_excludes_null"):
+    for col in ("power", "ci_excludes_null", "check_power", "p_reach"):
         if col in out:
             out[col] = [format_value(v, "rate") if _missing(v) else f"{100 * v:.0f}%" for v in out[col]]
+    if "percentile_lo" in out and "percentile_hi" in out:
+        out["percentile"] = [format_percentile(a, b) for a, b in zip(out.percentile_lo, out.percentile_hi, strict=True)]
+    if "percentile_mcse" in out:
+        out["percentile_mcse"] = ["" if _missing(v) else f"{100 * v:.1f}" for v in out["percentile_mcse"]]
+    if "exaggeration" in out:
+        out["exaggeration"] = ["" if _missing(v) else f"{v:.2f}x" for v in out["exaggeration"]]
     if "within_band" in out:
         out["within_band"] = [format_value(v, "") for v in out["within_band"]]
     cols = columns or [c for c in out.columns if c not in ("paper", "method", "note", "reported_printed")]
     return out[cols].fillna("").reset_index(drop=True)
+
+
+def format_percentile(lo: float, hi: float) -> str:
+    """The predictive percentile of a printed value, in %: one number, or a range when the printed
+    rounding (or a bound) spans several."""
+    if _missing(lo) or _missing(hi):
+        return ""
+    a, b = 100 * lo, 100 * hi
+    return f"{a:.1f}" if abs(b - a) < 0.05 else f"{a:.1f}-{b:.1f}"

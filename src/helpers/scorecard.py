@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import ledger, paths, results
+from . import ledger, paths, results, verdicts
 from .io import write_csv_atomic
 
-REPRODUCED = ("reproduced", "direction-reproduced")
+JUDGED = verdicts.JUDGED  # statuses that come from a check against same-size replicate studies
 
 
 def gather() -> pd.DataFrame:
@@ -53,23 +53,43 @@ def save(card: pd.DataFrame) -> None:
 
 
 def summary(card: pd.DataFrame) -> pd.DataFrame:
-    """Per paper and role: items, how many were reproduced, and the share (of those with a verdict)."""
-    judged = card[card.status.isin([*REPRODUCED, "not-reproduced", "direction-not-reproduced"])]
-    tab = (
-        card.groupby(["paper", "role"], sort=False).size().rename("items").to_frame()
-        .join(judged.groupby(["paper", "role"], sort=False).size().rename("judged"))
-        .join(judged[judged.status.isin(REPRODUCED)].groupby(["paper", "role"], sort=False).size().rename("reproduced"))
-        .fillna(0).astype(int)
-    )  # fmt: skip
-    share = np.where(tab.judged > 0, 100 * tab.reproduced / tab.judged.clip(lower=1), np.nan)
-    tab["reproduced_%"] = [f"{s:.0f}%" if s == s else "" for s in share]
+    """Per paper and role: how many items got each status (the headline, ``helpers.verdicts``).
+
+    No share of "reproduced" items: a share rewards labels; the counts say how many printed
+    numbers a check that could have failed supports, how many no same-size check can test, and
+    how many the model contradicts.
+    """
+    order = [s for s in results.STATUSES if s in set(card.status)]
+    tab = pd.crosstab([card.paper, card.role], card.status).reindex(columns=order, fill_value=0)
+    papers = {p: i for i, p in enumerate(ledger.PAPERS)}
+    roles = {r: i for i, r in enumerate(results.ROLES)}
+    keys = sorted(tab.index, key=lambda k: (papers.get(k[0], 99), roles.get(k[1], 99)))
+    tab = tab.loc[keys]
+    tab.insert(0, "items", tab.sum(axis=1))
+    tab.columns.name = None
     return tab
 
 
+def totals(card: pd.DataFrame) -> pd.DataFrame:
+    """All papers together: items per role and status."""
+    order = [s for s in results.STATUSES if s in set(card.status)]
+    roles = [r for r in results.ROLES if r in set(card.role)]
+    tab = pd.crosstab(card.role, card.status).reindex(index=roles, columns=order, fill_value=0)
+    tab.insert(0, "items", tab.sum(axis=1))
+    tab.columns.name = None
+    return tab
+
+
+def held_out_share(card: pd.DataFrame) -> pd.Series:
+    """Share of each paper's items that nothing was fitted to (reported, whatever it is)."""
+    numeric = card[card.status.ne("not-implemented")]
+    return numeric.groupby("paper", sort=False).role.apply(lambda r: float((r == "held-out").mean())).rename("held-out share")
+
+
 def misses(card: pd.DataFrame) -> pd.DataFrame:
-    """Every item not reproduced (or not re-derived), with the notebook's reason."""
-    bad = card[~card.status.isin([*REPRODUCED, "no-band"])]
-    return bad[["claim_id", "item", "role", "status", "note"]].fillna("").reset_index(drop=True)
+    """Every item contradicted (with its reason) or not re-derived, with the notebook's note."""
+    bad = card[card.status.isin(["contradicted", "borderline", "not-rederived"])]
+    return bad[["claim_id", "item", "role", "status", "reason", "note"]].fillna("").reset_index(drop=True)
 
 
 def forest(card: pd.DataFrame, paper: str):

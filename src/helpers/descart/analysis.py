@@ -297,12 +297,12 @@ def batched(cohorts: Sequence[dict], params: dict, include="all") -> pd.DataFram
     ``include``: "all"; "calibration" (only the calibration targets, faster); or an iterable of
     claim IDs and/or "CLAIM/item" references to compute.
     """
-    from .calibration import CALIBRATION_TARGETS
+    from .calibration import TARGETS
 
     if isinstance(include, str) and include == "all":
         wanted = None
     elif isinstance(include, str) and include == "calibration":
-        wanted = set(CALIBRATION_TARGETS)
+        wanted = set(TARGETS)
     else:
         wanted = _Wanted(include)
     R = len(cohorts)

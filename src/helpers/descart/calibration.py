@@ -1,6 +1,6 @@
 """Calibration of the DESCAR-T model by simulated moments.
 
-The targets are the printed numbers in ``CALIBRATION_TARGETS`` (and only those); every other
+The targets are the printed numbers in ``TARGETS`` (and only those); every other
 number of DES-01 … DES-20 is held-out (or descriptive when it is a printed count the simulator
 takes as an input). For a parameter vector, one large simulated registry (``n_multiplier``
 copies of the printed sizes, a fixed seed: common random numbers, so the objective is a smooth
@@ -22,7 +22,7 @@ from .. import assumptions, ledger
 # The numbers the model is fitted to: overall and group medians fix the baseline hazards and the
 # failure-timing effects; one univariable HR per marker fixes its effect; lenalidomide fixes the
 # salvage effect. Everything else is predicted.
-CALIBRATION_TARGETS = [
+TARGETS = [
     "DES-08/pfs2_median",
     "DES-09/os2_median",
     "DES-10/pfs2_median_d0_d30",
@@ -45,7 +45,7 @@ INITIAL = {
 # The best *joint* fit, for the infeasibility display only (notebook 11): every hazard ratio with a
 # printed CI and every failure-timing median at once. Its parameters are never used to simulate,
 # and its targets keep their roles (mostly held-out) in the results tables.
-JOINT_TARGETS = CALIBRATION_TARGETS + [
+JOINT_TARGETS = TARGETS + [
     "DES-10/pfs2_median_d31_d90", "DES-11/os2_median_d31_d90",
     "DES-15/pfs2_uni_high_ldh", "DES-15/pfs2_uni_fail_d0_d30", "DES-15/pfs2_uni_crp",
     "DES-16/os2_uni_ecog_ge2", "DES-16/os2_uni_fail_d0_d30", "DES-16/os2_uni_ferritin",
@@ -60,14 +60,14 @@ SETTINGS = {
     "method": "scipy.optimize.least_squares (trf), forward differences",
     "diff_step": 0.02,  # relative step; larger than the KM-median step noise at this size
     "max_nfev": 300,
-    "targets": CALIBRATION_TARGETS,
+    "targets": TARGETS,
     "initial": INITIAL,
     # the joint fit starts from the main fit; smaller cohorts keep calibrate() under a minute
     "joint": {"n_multiplier": 5, "max_nfev": 150, "targets": JOINT_TARGETS},
 }
 
 
-def target_table(refs: list[str] = CALIBRATION_TARGETS) -> list[dict]:
+def target_table(refs: list[str] = TARGETS) -> list[dict]:
     """Reported value and log-scale SE of each target, from the ledger."""
     out = []
     for ref in refs:
@@ -95,7 +95,7 @@ def fitted_values(theta: dict, assumed: dict | None = None, settings: dict = SET
 
 
 def residuals(theta: dict, assumed: dict | None = None, settings: dict = SETTINGS) -> np.ndarray:
-    """Standardised log residuals (fitted vs reported), in CALIBRATION_TARGETS order."""
+    """Standardised log residuals (fitted vs reported), in TARGETS order."""
     fitted = fitted_values(theta, assumed, settings)
     out = []
     for t in target_table(settings["targets"]):

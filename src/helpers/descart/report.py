@@ -1,6 +1,6 @@
 """From re-derived numbers to results rows, Monte Carlo bands, figures and sensitivity tables.
 
-Roles: an item in ``calibration.CALIBRATION_TARGETS`` is *calibrated*; a printed count or
+Roles: an item in ``calibration.TARGETS`` is *calibrated*; a printed count or
 percentage the simulator takes as an input (``INPUT_CLAIMS``, minus the items below that it
 predicts) is *descriptive* (re-derived only as a check that the input went in); every other
 item is *held-out*.
@@ -23,7 +23,7 @@ EXTRA_INPUTS = {"DES-13/radiotherapy_localized_n"}  # a printed group size, comp
 
 
 def role_of(ref: str) -> str:
-    if ref in calibration.CALIBRATION_TARGETS:
+    if ref in calibration.TARGETS:
         return "calibrated"
     if ref in QUALITATIVE_ASSUMED or ref in EXTRA_INPUTS:
         return "descriptive"

@@ -25,7 +25,7 @@ from scipy import optimize, special, stats
 from .. import ledger
 from . import model
 
-CALIBRATION_TARGETS = [
+TARGETS = [
     "FIG-02/followup_median", "FIG-02/recurred", "FIG-02/recurred_pct",
     "FIG-03/local_component", "FIG-03/local_component_pct",
     "FIG-04/strictly_local", "FIG-04/strictly_local_pct",
@@ -42,7 +42,7 @@ PARAM_NAMES = ["lf_intercept", "lf_logor_size", "lf_logor_suv", "lf_logor_extran
 
 def role(ref: str) -> str:
     """calibrated / descriptive / held-out, from the one declared list."""
-    return "calibrated" if ref in CALIBRATION_TARGETS else "descriptive" if ref in DESCRIPTIVE else "held-out"
+    return "calibrated" if ref in TARGETS else "descriptive" if ref in DESCRIPTIVE else "held-out"
 
 
 def reported(ref: str) -> float:
@@ -217,7 +217,7 @@ def calibrate(settings: dict | None = None, overrides: dict | None = None) -> di
     }  # fmt: skip
     fitted["FIG-09/any_lesion_ge5cm"] = fitted["FIG-09/any_lesion_ge5cm_pct"] / 100 * reported("FIG-09/survival_cohort")
     targets = []
-    for ref in CALIBRATION_TARGETS:
+    for ref in TARGETS:
         rep = reported(ref)
         in_objective = not ref.endswith("_pct") and ref != "FIG-02/followup_median"
         targets.append({"claim_id": ref.split("/")[0], "item": ref.split("/")[1], "reported": rep,

@@ -184,7 +184,7 @@ def power_by_scale(fit: dict, design: model.Design, scales: Sequence[float]) -> 
     out = {}
     for t in fit["targets"]:
         ref = f"{t['claim_id']}/{t['item']}"
-        split = next(s for r, _, s, _, _ in calibration.TARGETS if r == ref)
+        split = next(s for r, _, s, _, _ in calibration.COMPARISONS if r == ref)
         _, share = calibration.threshold_of(split, design)
         n = t["n_high"] + t["n_low"]
         out[ref] = [rank_stats.power(t["implied_auc"], n * f * share, n * f * (1 - share), ALPHA) for f in scales]

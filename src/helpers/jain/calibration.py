@@ -1,6 +1,6 @@
 """Calibration: effect sizes back-calculated from the printed P values at the assumed subset sizes.
 
-For each printed P of a two-group comparison (``TARGETS``):
+For each printed P of a two-group comparison (``COMPARISONS``):
 1. invert the Mann-Whitney normal approximation at the assumed group sizes -> the AUC that
    gives exactly that P (``stats.implied_auc``);
 2. find the latent correlation whose population AUC between the two groups equals it
@@ -28,16 +28,16 @@ from .stats import implied_auc, p_from_auc
 PAPER = "jain"
 # (ledger item, latent marker, latent that splits the groups, sign of the claimed direction
 #  as a correlation with the split latent, assay subset holding the comparison)
-TARGETS = (
+COMPARISONS = (
     ("JAIN-03/pdl1_ndr_vs_dr", "pdl1", "liability", -1, "n_ihc"),
     ("JAIN-04/mhc2_ndr_vs_dr", "mhc2", "liability", -1, "n_ihc"),
     ("JAIN-05/mmdsc_ndr_vs_dr", "mdsc", "liability", -1, "n_mmdsc"),
     ("JAIN-06/peak_cart_p_dr_vs_ndr", "expansion", "liability", +1, "n_cart"),
     ("JAIN-07/peak_cart_p_by_mmdsc", "expansion", "mdsc", -1, "n_mmdsc"),
 )
-CALIBRATION_TARGETS = tuple(t[0] for t in TARGETS)
+TARGETS = tuple(t[0] for t in COMPARISONS)
 SETTINGS = {
-    "targets": list(CALIBRATION_TARGETS),
+    "targets": list(TARGETS),
     "free_coefficients": list(model.CALIBRATED),
     "test": "Mann-Whitney, normal approximation without continuity correction, expected group sizes",
     "grid_points": 600,
@@ -86,7 +86,7 @@ def threshold_of(split: str, design: model.Design) -> tuple[float, float]:
 def target_table(design: model.Design) -> list[dict[str, Any]]:
     """Per calibration target: printed P, group sizes, implied AUC and latent correlation."""
     rows = []
-    for ref, marker, split, sign, subset in TARGETS:
+    for ref, marker, split, sign, subset in COMPARISONS:
         p = float(ledger.lookup(PAPER, ref).p)
         t, share = threshold_of(split, design)
         n = getattr(design, subset)

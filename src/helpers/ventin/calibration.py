@@ -17,7 +17,7 @@ from scipy.special import expit
 from . import cohort
 
 SETTINGS = {"seed": 20231109, "patients": 4000, "pfs_target_days": 5.9 * 30.4375, "bracket": [-1.0, 1.0]}
-CALIBRATION_TARGETS = [
+TARGETS = [
     "external_zuma1_median_pfs_months", "external_zuma1_car_t_median[day 7]",
     "external_zuma1_severe_crs", "external_zuma1_severe_icans",
 ]  # fmt: skip

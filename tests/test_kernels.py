@@ -326,3 +326,10 @@ def test_fisher_2xk_agrees_with_scipy_r_by_c_fisher():
     mine = fisher_2xk(t[:1], t.sum(0)[None], [np.random.default_rng(1)], resamples=20000)[0]
     ref = stats.fisher_exact(t, method=stats.MonteCarloMethod(n_resamples=20000, rng=np.random.default_rng(2))).pvalue
     assert mine == pytest.approx(ref, abs=0.02)  # two Monte Carlo P of 20,000 tables: SE ~0.003 each
+
+
+def test_followup_median_is_the_reverse_km_median_of_lifelines():
+    time, event, _ = cohorts(8)
+    got = kernels.km.followup_median(time, event)
+    for r in range(R):
+        assert got[r] == kernels.km.lifelines_median(lifelines_km(time[r], 1 - event[r]))[0]

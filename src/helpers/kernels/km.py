@@ -166,6 +166,16 @@ def km_median(time, event, mask=None, conf_type: str = "log-log") -> tuple[np.nd
     return median(kaplan_meier(time, event, mask, conf_type=conf_type))
 
 
+def followup_median(time, event, mask=None) -> np.ndarray:
+    """Median follow-up by reverse Kaplan–Meier: censoring is the 'event', the event censors.
+
+    Per replicate (R,); ``inf`` when fewer than half are ever censored. The same R/SAS rule as
+    every median here (a flat stretch at 0.5 gives its midpoint).
+    """
+    e = as_batch(event, "event")
+    return median(kaplan_meier(time, 1.0 - e, mask))[0]
+
+
 def km_survival_at(time, event, times, mask=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shortcut: landmark S(t) and its 95% CI per replicate, arrays (R, len(times))."""
     return survival_at(kaplan_meier(time, event, mask), times)

@@ -40,6 +40,9 @@ DECIMALS = {
     "landmark_survival": 1, "landmark_event": 1, "HR": 2, "OR": 2, "fold_change": 1,
     "correlation": 2, "P": 4, "qualitative": 2, "AUC": 2, "rate": 1, "difference": 2,
 }  # fmt: skip
+# The columns every paper notebook shows for its verdicts (results.display(table, VIEW))
+VIEW = ["claim_id", "item", "role", "reported", "rederived", "mc_lo", "mc_median", "mc_hi", "percentile",
+        "alternative", "check_power", "status"]  # fmt: skip
 NULL_VALUE = {"HR": 1.0, "OR": 1.0, "fold_change": 1.0, "correlation": 0.0, "difference": 0.0}
 
 
@@ -139,13 +142,18 @@ def finalise(df: pd.DataFrame, reasons: dict[str, str] | None = None) -> pd.Data
         if col not in out:
             out[col] = None
     reasons = reasons or {}
-    status, why = [], []
+    status, why, roles = [], [], []
     for r in out.itertuples():
         if r.status == "not-implemented":
             status.append(r.status)
             why.append(r.reason)
+            roles.append(r.role)
             continue
         has_rederived = not (_missing(r.rederived) and _missing(r.mc_median))
+        if r.role == "held-out" and _missing(r.band_position):
+            roles.append("descriptive")  # nothing used it, and no band can judge it
+        else:
+            roles.append(r.role)
         if r.role == "input":
             s = "input"
         elif _missing(r.band_position):
@@ -161,6 +169,7 @@ def finalise(df: pd.DataFrame, reasons: dict[str, str] | None = None) -> pd.Data
         why.append(reasons.get(f"{r.claim_id}/{r.item}", "unexplained") if s == "contradicted" else None)
     out["status"] = status
     out["reason"] = why
+    out["role"] = roles
     return out
 
 

@@ -64,7 +64,7 @@ def test_no_held_out_item_appears_in_any_provenance(paper):
     """The paper's own declarations: every used item (and every repeat of one) is not held-out."""
     provenance._roles.cache_clear()
     roles = provenance.roles(paper)
-    for ref, role, by in provenance.declared_uses(paper):
+    for ref, _role, by in provenance.declared_uses(paper):
         if not ref.startswith(ledger.PREFIX[paper] + "-"):
             continue
         for r in [x for x in roles if x == ref or x.startswith(ref + "/")]:

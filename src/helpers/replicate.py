@@ -179,9 +179,13 @@ def summarise(draws: pd.DataFrame, results: pd.DataFrame, alpha: float = verdict
             excl = (g["lo"].to_numpy(float) > null) | (g["hi"].to_numpy(float) < null)
             out.loc[i, "ci_excludes_null"] = float(np.mean(excl))
         _judge(out, i, r, g, alpha)
+    for col in _NUMERIC_VERDICT_COLUMNS:  # None-initialised columns would stay object dtype
+        out[col] = pd.to_numeric(out[col], errors="coerce")
     return out
 
 
+_NUMERIC_VERDICT_COLUMNS = ("mc_lo", "mc_median", "mc_hi", "percentile_lo", "percentile_hi", "percentile_mcse",
+                            "check_power", "power", "p_reach", "exaggeration", "ci_excludes_null")  # fmt: skip
 _VERDICT_COLUMNS = ("percentile_lo", "percentile_hi", "percentile_mcse", "alternative", "check_power",
                     "band_position", "p_reach", "exaggeration")  # fmt: skip
 

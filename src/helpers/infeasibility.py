@@ -1,0 +1,178 @@
+"""Numbers that cannot all be true: which printed numbers pull against each other.
+
+Two kinds of evidence, one table (``reports/tables/infeasibility.csv``):
+
+- **arithmetic**: the audit (``helpers.audit``) finds printed numbers that no values rounding to
+  them can reconcile (a pooled median outside the medians it pools, a percentage no count gives);
+- **model fit**: leave-one-target-out refits. The calibration is refitted without one printed
+  target (warm start); the dropped number is then *predicted* by the refitted model (one large
+  simulated cohort, ``LARGE``) and compared with what was printed, in standard errors of the
+  printed number (``standard_error``): the size of the conflict. The remaining targets' squared
+  residuals fall by ``improvement`` when the number no longer pulls; the target whose residual
+  falls most is the one it ``pulls against``. Pairs of the most conflicting targets are dropped
+  together too.
+
+A paper's calibration may declare ``CONFLICT_TARGETS`` (printed numbers it can be fitted to
+beyond its own ``TARGETS``, e.g. every hazard ratio); the leave-one-out runs over those.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import audit, ledger, paths, study
+from .io import write_csv_atomic
+from .kernels._common import Z95
+
+COLUMNS = ["paper", "kind", "numbers", "printed", "predicted", "conflict_se", "improvement", "pulls_against",
+           "explanation"]  # fmt: skip
+LARGE = 20  # x the printed sizes: a prediction with little simulation noise
+SEED = 20230101  # independent of the calibrations' own seeds
+CONFLICT_SE = 2.0  # a dropped number predicted more than 2 of its SEs away is in conflict
+PAIRS_OF = 3  # the most conflicting targets, dropped in pairs
+
+_LOG = {"HR", "OR", "fold_change", "median", "followup", "count"}
+
+
+def standard_error(rec: pd.Series) -> tuple[callable, float]:
+    """(transform, SE on it) of a printed number: from its printed CI on the natural scale (log for
+    ratios and times), else the binomial SE of a percentage, else a P value's z (SE 1)."""
+    if rec.quantity == "P" or (rec.value is None or (isinstance(rec.value, float) and math.isnan(rec.value))):
+        return (lambda p: stats.norm.isf(np.clip(p, 1e-300, 1) / 2)), 1.0
+    lo, hi, n = rec.lo, rec.hi, rec.n
+    if rec.quantity in _LOG:
+        if _ok(lo) and _ok(hi) and lo > 0:
+            return np.log, (math.log(hi) - math.log(lo)) / (2 * Z95)
+        if _ok(lo) and lo > 0:  # upper bound not reached: the lower half-width
+            return np.log, (math.log(rec.value) - math.log(lo)) / Z95
+        return np.log, 0.1  # no CI printed: 10% on the log scale, stated
+    if _ok(lo) and _ok(hi):
+        return (lambda x: x), (hi - lo) / (2 * Z95)
+    p = rec.value / 100
+    size = n if _ok(n) else (rec["count"] / p if _ok(rec["count"]) and p > 0 else 100)
+    return (lambda x: x), 100 * math.sqrt(max(p * (1 - p), 1e-4) / size)
+
+
+def _ok(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def predict(paper: str, settings, refs: list[str]) -> dict[str, float]:
+    """Each ref's estimate from one large simulated cohort at ``settings``."""
+    model, analysis = study.module(paper, "model"), study.module(paper, "analysis")
+    cohort = model.simulate(np.random.default_rng(SEED), settings.scaled(LARGE))
+    draws = analysis.analyse([cohort], settings.scaled(LARGE), include=refs)
+    est = {f"{r.claim_id}/{r.item}": (r.p if r.item.endswith("_p") or _is_p(paper, r) else r.estimate)
+           for r in draws.itertuples()}  # fmt: skip
+    return {ref: float(est.get(ref, np.nan)) for ref in refs}
+
+
+def _is_p(paper: str, r) -> bool:
+    try:
+        return ledger.lookup(paper, f"{r.claim_id}/{r.item}").quantity == "P"
+    except ledger.LedgerError:
+        return False
+
+
+def _printed(paper: str, ref: str) -> float:
+    rec = ledger.lookup(paper, ref)
+    return float(rec.p if rec.quantity == "P" and not _ok(rec.value) else rec.value)
+
+
+def conflict(paper: str, ref: str, predicted: float) -> float:
+    """How far the prediction is from the printed number, in the printed number's SEs."""
+    g, se = standard_error(ledger.lookup(paper, ref))
+    printed = _printed(paper, ref)
+    return float((g(predicted) - g(printed)) / se) if np.isfinite(predicted) and predicted > 0 else math.nan
+
+
+def leave_out(paper: str, dropped: tuple[str, ...], targets: list[str], full: dict) -> dict:
+    """Refit without ``dropped``; their predictions and how much the others' residuals improve."""
+    calibration = study.module(paper, "calibration")
+    base = study.load_settings(paper)
+    kept = [t for t in targets if t not in dropped]
+    fit = calibration.calibrate(base.with_calibrated(full["params"]), start=full["params"], targets=kept)
+    settings = base.with_calibrated(fit["params"])
+    pred = predict(paper, settings, list(dropped))
+    before = {f"{t['claim_id']}/{t['item']}": t["residual"] ** 2 for t in full["targets"]}
+    after = {f"{t['claim_id']}/{t['item']}": t["residual"] ** 2 for t in fit["targets"]}
+    gains = {t: before.get(t, np.nan) - after.get(t, np.nan) for t in kept}
+    gains = {t: g for t, g in gains.items() if np.isfinite(g)}
+    return {"pred": pred, "improvement": float(sum(gains.values())) if gains else math.nan,
+            "pulls_against": max(gains, key=gains.get) if gains and max(gains.values()) > 0 else "",
+            "converged": fit.get("converged", True)}  # fmt: skip
+
+
+def model_conflicts(paper: str) -> pd.DataFrame:
+    """Leave-one-target-out (and pairs of the worst) for one paper with a calibration."""
+    calibration = study.module(paper, "calibration")
+    targets = list(getattr(calibration, "CONFLICT_TARGETS", calibration.TARGETS))
+    targets = [t for t in targets if t.startswith(ledger.PREFIX[paper] + "-")]
+    if len(targets) < 2:
+        return pd.DataFrame(columns=COLUMNS)
+    base = study.load_settings(paper)
+    full = calibration.calibrate(base, start=dict(base.calibrated), targets=targets)
+    rows = []
+    for t in targets:
+        out = leave_out(paper, (t,), targets, full)
+        z = conflict(paper, t, out["pred"][t])
+        rows.append(_row(paper, (t,), out, [z]))
+    worst = sorted(rows, key=lambda r: -abs(r["conflict_se"]) if np.isfinite(r["conflict_se"]) else 0)[:PAIRS_OF]
+    for a, b in itertools.combinations([r["numbers"] for r in worst], 2):
+        out = leave_out(paper, (a, b), targets, full)
+        rows.append(_row(paper, (a, b), out, [conflict(paper, r, out["pred"][r]) for r in (a, b)]))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(paper: str, dropped: tuple[str, ...], out: dict, z: list[float]) -> dict:
+    size = float(np.sqrt(np.nansum(np.square(z)) / len(z))) if np.isfinite(z).any() else math.nan
+    names = " + ".join(dropped)
+    if not out["converged"]:
+        why = "the refit without it did not converge: no conclusion"
+    elif np.isfinite(size) and size > CONFLICT_SE:
+        why = (f"the model fitted to the other targets predicts {_fmt_pred(out['pred'])}, {size:.1f} SE from "
+               f"what was printed" + (f"; it pulls most against {out['pulls_against']}" if out["pulls_against"] else ""))
+    else:
+        why = "consistent with the other targets within sampling error"
+    return {"paper": paper, "kind": "model fit", "numbers": names,
+            "printed": "; ".join(f"{_printed(paper, r):g}" for r in dropped),
+            "predicted": _fmt_pred(out["pred"]), "conflict_se": size, "improvement": out["improvement"],
+            "pulls_against": out["pulls_against"], "explanation": why}  # fmt: skip
+
+
+def _fmt_pred(pred: dict[str, float]) -> str:
+    return "; ".join(f"{v:.3g}" for v in pred.values())
+
+
+def arithmetic(paper: str) -> pd.DataFrame:
+    """The audit's findings: printed numbers no rounding can reconcile."""
+    found = audit.findings(audit.audit([paper]), paper)
+    rows = [{"paper": paper, "kind": "arithmetic", "numbers": f"{r.claim_id}/{r.item}", "printed": "",
+             "predicted": "", "conflict_se": math.nan, "improvement": math.nan, "pulls_against": "",
+             "explanation": f"audit, {r.check}: {r.detail}"} for r in found.itertuples()]  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def table(papers=None) -> pd.DataFrame:
+    """Both kinds for every paper (model fit only where a calibration exists)."""
+    parts = []
+    for paper in papers or ledger.PAPERS:
+        parts.append(arithmetic(paper))
+        if study.has_calibration(paper):
+            parts.append(model_conflicts(paper))
+    return pd.concat([p for p in parts if len(p)], ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+
+
+def write(df: pd.DataFrame) -> None:
+    write_csv_atomic(df, paths.DATA / "sensitivity" / "infeasibility.csv")
+    write_csv_atomic(df, paths.tables_dir() / "infeasibility.csv")
+
+
+def load() -> pd.DataFrame | None:
+    p = paths.DATA / "sensitivity" / "infeasibility.csv"
+    return pd.read_csv(p) if p.exists() else None

@@ -103,7 +103,7 @@ def test_an_interrupted_sweep_keeps_the_last_complete_table(toy, monkeypatch):
 
     monkeypatch.setattr(sensitivity, "run_point", boom)
     with pytest.raises(KeyboardInterrupt):
-        sensitivity.main(["figura", "--replicates", "100", "--workers", "1"])
+        sensitivity.main(["figura", "--replicates", "100", "--workers", "1", "--no-conflicts"])
     assert (sensitivity.SWEPT / "figura.csv").read_bytes() == before
 
 

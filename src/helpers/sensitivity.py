@@ -9,8 +9,8 @@ difference between points is the assumption's, not the draw's. A refit that fail
 converge is recorded as such, with its residuals, and the sweep goes on. The most influential
 assumptions are then moved together over a Latin hypercube (``joint``).
 
-``python -m helpers.sensitivity`` (``make sensitivity``) writes ``data/sensitivity/<paper>.csv``
-and ``<paper>_joint.csv`` (committed, like a calibration: notebooks show them, ``make all``
+``python -m helpers.sensitivity`` (``make sensitivity``) writes ``data/sensitivity/<paper>.csv``,
+``<paper>_joint.csv`` and ``infeasibility.csv`` (``helpers.infeasibility``) (committed, like a calibration: notebooks show them, ``make all``
 only reads them) and ``reports/tables/sensitivity.csv``; a table is replaced only when its
 sweep completed, so an interrupted sweep keeps the last complete one. The points run through
 joblib: ``--backend dask`` sends them to a Dask cluster (``distributed``) instead of local
@@ -33,7 +33,7 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
-from . import assumptions, ledger, paths, replicate, results, study
+from . import assumptions, infeasibility, ledger, paths, replicate, results, study
 from .io import write_csv_atomic
 
 SWEEP_COLUMNS = ["paper", "assumption", "value", "is_default", "refit", "objective", "residuals", "claim_id",
@@ -267,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicates", type=int, default=REPLICATES)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--no-conflicts", action="store_true", help="skip the leave-one-target-out refits")
     parser.add_argument("--backend", choices=["loky", "dask"], default="loky",
                         help="dask: run the points on a Dask cluster (DASK_SCHEDULER_ADDRESS, or a local one)")
     args = parser.parse_args(argv)
@@ -285,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{paper}: {table.drop_duplicates(['assumption', 'value']).shape[0]} points "
                   f"+ {len(joint_points(paper, top))} joint, {time.time() - t0:.0f} s")  # fmt: skip
         write_csv_atomic(pd.concat(tables, ignore_index=True), paths.tables_dir() / "sensitivity.csv")
+        if not args.no_conflicts:
+            t0 = time.time()
+            infeasibility.write(infeasibility.table(papers))
+            print(f"numbers that cannot all be true: {time.time() - t0:.0f} s")
     return 0
 
 

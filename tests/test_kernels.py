@@ -333,3 +333,35 @@ def test_followup_median_is_the_reverse_km_median_of_lifelines():
     got = kernels.km.followup_median(time, event)
     for r in range(R):
         assert got[r] == kernels.km.lifelines_median(lifelines_km(time[r], 1 - event[r]))[0]
+
+
+# More of R survival's published outputs on `lung` (reference facts; R's default log CI)
+@pytest.mark.parametrize(("ecog", "expected"), [(0, (394, 348, 574)), (1, (306, 268, 429)), (2, (199, 156, 288)),
+                                                (3, (118, NA, NA))])  # fmt: skip
+def test_km_median_ci_equal_r_survival_on_lung_by_ecog(ecog, expected):
+    from lifelines.datasets import load_lung
+
+    lung = load_lung().query("`ph.ecog` == @ecog")
+    med, lo, hi = kernels.km_median(lung.time.to_numpy(float), lung.status.to_numpy(float), conf_type="log")
+    assert (med[0], lo[0], hi[0]) == expected
+
+
+def test_km_landmarks_equal_r_survival_on_lung_ecog_1():
+    from lifelines.datasets import load_lung
+
+    lung = load_lung().query("`ph.ecog` == 1")
+    s, _, _ = kernels.km_survival_at(lung.time.to_numpy(float), lung.status.to_numpy(float), [30, 180, 365, 730])
+    assert np.round(s[0], 3).tolist() == [0.982, 0.751, 0.431, 0.114]  # R prints 3 decimals
+
+
+@pytest.mark.parametrize(("covariates", "expected"), [
+    (["ph.ecog", "age"], {"ph.ecog": (0.443485, 0.115831), "age": (0.011281, 0.009319)}),
+    (["age", "sex"], {"age": (0.017045, 0.009223), "sex": (-0.513219, 0.167458)}),
+])  # fmt: skip
+def test_cox_equals_r_coxph_on_lung(covariates, expected):
+    from lifelines.datasets import load_lung
+
+    lung = load_lung().dropna(subset=covariates)
+    fit = kernels.cox_fit(lung.time.to_numpy(float), lung.status.to_numpy(float), lung[covariates].to_numpy(float))
+    for j, name in enumerate(covariates):
+        assert (round(fit.beta[0, j], 6), round(fit.se[0, j], 6)) == pytest.approx(expected[name], abs=2e-6)  # R prints 6 decimals

@@ -2,7 +2,7 @@
 
 Every use of a printed number is declared where it happens:
 
-- ``helpers.<paper>.model.INPUTS``: printed counts and sizes the simulator takes as given
+- ``helpers.<paper>.settings.INPUTS``: printed counts and sizes the simulator takes as given
   (a claim ID stands for all its items);
 - ``helpers.<paper>.calibration.TARGETS``: the numbers the calibration fits;
 - ``derived_from`` of each entry in ``data/assumed/<paper>.yaml``: the numbers an assumed value
@@ -40,8 +40,8 @@ def _module(paper: str, name: str):
 def declared_uses(paper: str) -> list[tuple[str, str, str]]:
     """(ref or claim ID, role, used by) for every declared use of a printed number."""
     out = []
-    model = _module(paper, "model")
-    for ref in getattr(model, "INPUTS", ()) if model else ():
+    settings = _module(paper, "settings") or _module(paper, "model")  # the contract: settings.INPUTS
+    for ref in getattr(settings, "INPUTS", ()) if settings else ():
         out.append((ref, "input", "simulator input"))
     calibration = _module(paper, "calibration")
     for ref in getattr(calibration, "TARGETS", ()) if calibration else ():

@@ -86,17 +86,25 @@ def _paper_of(claim_id: str) -> str:
     raise ResultsError(f"claim ID {claim_id!r} has no known paper prefix ({sorted(ledger.PREFIX.values())})")
 
 
-def from_ledger(ref: str, role: str | None = None, *, rederived: float | None = None,
+def from_ledger(ref: str, role: str | None = None, *, reported: float | None = None, rederived: float | None = None,
                 rederived_lo: float | None = None, rederived_hi: float | None = None,
                 rederived_p: float | None = None, method: str = "", note: str = "",
                 quantity: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item' (role from provenance)."""
+    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item' (role from provenance).
+
+    ``reported``: for a qualitative item, the claimed sign (+1 or -1) of the paper's effect
+    measure, which only the paper's analysis knows ("NDR > DR" is +1 for NDR minus DR).
+    """
     claim_id, item = ref.split("/")
     paper = _paper_of(claim_id)
     rec = ledger.lookup(paper, ref)
     # a bare P value ("P = .03" with no estimate) is itself the reported number
     bare_p = rec.quantity == "P" and _num(rec.value) is None
-    reported = _num(rec.p) if bare_p else _num(rec.value)
+    printed = _num(rec.p) if bare_p else _num(rec.value)
+    if reported is None:
+        reported = printed
+    elif rec.quantity != "qualitative":
+        raise ResultsError(f"{ref}: a printed number comes from the ledger; `reported=` is for a claimed sign only")
     # a qualitative claim stated as significant is judged as "P < .05 in the claimed direction"
     p_claimed = verdicts.SIGNIFICANCE if rec.quantity == "qualitative" and rec.significant == "yes" else _num(rec.p)
     return row(

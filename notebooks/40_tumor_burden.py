@@ -33,10 +33,10 @@
 #   assumed (`cohort_size`), Dean et al.'s 48 for their hazard ratio.
 
 # %% tags=["parameters"]
-seed: int = 20231109  # seed of the notebook's one generator (allowed: >= 0)
+seed: int = 20231109  # seed of the notebook's one generator (allowed: 0 to 4294967295)
 replicates: int = 1000  # same-size replicate studies per band (allowed: 1 to 100000)
 patients: int = 400  # size of the exploratory virtual cohort behind the mechanism tables and figures (allowed: 20 to 100000)
-ratio_saturation: float = 1.0  # h_B of the side-by-side model where tumor cells saturate killing (VEN-02); 0 = the published kill term, so both columns agree (allowed: >= 0)
+ratio_saturation: float = 1.0  # h_B of the side-by-side model where tumor cells saturate killing (VEN-02); 0 means the published kill term, both columns then agree (allowed: 0 to 10)
 
 # %%
 import matplotlib.pyplot as plt

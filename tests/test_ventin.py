@@ -237,6 +237,9 @@ def test_ventin_calibration_warm_start_and_leave_one_out():
     assert loo["params"]["icans_intercept"] == committed["params"]["icans_intercept"]  # left out: kept at the start
     left_out = {t["item"]: t for t in loo["targets"]}["zuma1_severe_icans"]
     assert left_out["weight"] == 0.0 and abs(left_out["residual"]) < 1e-6
+    moved = calibration.calibrate(settings=ventin_settings.load(overrides={"crs_or_per_sd_burden": 1.0}),
+                                  start=committed["params"])  # a sensitivity refit under a moved assumption
+    assert moved["converged"] and moved["params"]["crs_intercept"] != committed["params"]["crs_intercept"]
     with pytest.raises(ParameterError, match="unknown calibration target"):
         calibration.calibrate(targets=["VEN-01/burden_lowers_expansion"])
 

@@ -133,13 +133,14 @@ def _paired_difference(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarra
 
 def _logit(y: np.ndarray, columns: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
     """statsmodels Logit; (coef, lo, hi, p) of the first covariate, NaN if it cannot be fitted."""
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit  # statsmodels.api imports far more
 
     y = np.asarray(y, float)
     if y.min() == y.max():
         return (np.nan,) * 4
+    x = np.column_stack([np.ones(len(y)), *columns])
     try:
-        fit = sm.Logit(y, sm.add_constant(np.column_stack(columns))).fit(disp=0, maxiter=100)
+        fit = Logit(y, x).fit(disp=0, maxiter=100)
     except Exception:  # perfect separation and singular fits: the analysis failed (NaN)
         return (np.nan,) * 4
     lo, hi = fit.conf_int()[1]

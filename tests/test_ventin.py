@@ -333,7 +333,10 @@ def test_ratio_beats_both_only_with_saturated_killing(settings):
 def test_power_shortcut_matches_a_simulation_without_the_effect(ref, settings):
     """check_power (model draws shifted to no effect, or a coin flip for a direction) against
     the share of replicate studies flagged when they come from a model whose burden has no
-    effect on response (the arrows from burden to the markers removed)."""
+    effect on response (the arrows from burden to the markers removed). Removing them leaves only
+    burden's kinetic effect through the cure threshold (null median HR 1.05, log OR 0.02): at
+    2,000 replicates the full simulation flags 0.36 of the null studies where the shortcut says
+    0.40 (HR), and 0.47 against 0.50 (direction)."""
     R = 400
     claim = ref.split("/")[0]
 
@@ -351,8 +354,8 @@ def test_power_shortcut_matches_a_simulation_without_the_effect(ref, settings):
         quantity, model_draws, printed = "qualitative", (np.sign(with_effect) == sign) * 1.0, (np.sign(null) == sign) * 1.0
     shortcut = verdicts.judge(model_draws, 1.0, 1.0, quantity).check_power
     flagged = float(np.mean(verdicts.flags(model_draws, printed, printed)))
-    # Monte Carlo error: binomial SE of the flagged share plus that of the band edges of R draws
-    tol = 3 * math.sqrt(0.25 / R) + 3 * math.sqrt(0.25 / R)
+    # Monte Carlo error: 3 SE of the flagged share and of the shortcut (band edges from R draws)
+    tol = 3 * math.sqrt(2 * 0.25 / R)
     assert flagged == pytest.approx(shortcut, abs=tol)
     assert 0.2 < shortcut  # a check that could fail at all
 

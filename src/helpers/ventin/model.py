@@ -1,146 +1,189 @@
-"""The CAR T-tumor kinetic model of Kimmel, Locke & Altrock (Proc R Soc B 2021;288:20210229).
+"""The virtual cohort: between-patient variability and a causal model on top of the kinetics.
 
-Three populations: normal T cells N, CAR T cells C and tumor cells B (T = N + C):
+Causal model (drawn by ``figures.dag``): tumor burden -> inflammation (IL-6), tumor IFN signalling
+and blood M-MDSC -> CAR T expansion (the CAR T carrying capacity K_C of the kinetic model) ->
+tumor control; burden also acts directly, because more tumor cells must be killed. Ferritin is
+a bystander: burden raises it, it does nothing. Growth rate r_B varies independently. These
+arrows are assumptions, several of them set to give the review's directions
+(``derived_from`` in data/assumed/ventin.yaml), so those claims hold here by construction.
 
-    dN/dt = -r_N N ln(T / K_N)
-    dC/dt = -r_C(T) C ln(T / K_C),   r_C(T) = rho_C + b (T - K_N)^2 / (a T^2 + (T - K_N)^2)
-    dB/dt =  r_B B - gamma_B B C / (k_B + C)
-
-Solved in log space (x = ln N, y = ln C, z = ln B), where the right-hand side is smooth and
-bounded, so a fixed-step fourth-order Runge-Kutta integrator on numpy arrays solves hundreds of
-patients at once; ``solve_reference`` (scipy ``solve_ivp``, LSODA) is the check it is tested
-against. Per-patient parameters are arrays broadcast against each other.
+``simulate(rng, settings)`` draws all of a cohort's randomness (standard-normal noise per patient,
+one stream per source of variability) and returns a ``Cohort``; the kinetics are solved when a
+cohort's patients are first needed (``Cohort.patients``), or for a whole batch of replicate
+cohorts at once (``realise`` on their concatenated noise, as ``analysis.analyse`` does). A what-if
+(debulking, treatment at minimal residual disease) re-uses the same noise, so the difference
+between arms is the effect of the intervention alone (common random numbers).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
+import pandas as pd
+from scipy.special import expit, ndtr
 
-from ..params import ParameterError, check_positive
+from ..params import ParameterError, check_fraction, check_positive
+from . import kinetics
+from .settings import INPUTS  # noqa: F401  (helpers.provenance reads model.INPUTS)
 
-# Published values (Kimmel et al. 2021, fitted to ZUMA-1); data/assumed/ventin.yaml repeats
-# them with their citation so a sensitivity analysis can move them.
-PUBLISHED = {
-    "K_N": 2.50e11, "K_C": 6.96e10, "r_N": 0.170, "rho_C": 2.51e-2, "a": 0.423, "b": 0.525,
-    "gamma_B": 1.15, "k_B": 2.024e9, "N0": 3.00e9, "C0": 1.80e8, "B0": 9.486e10, "r_B": 0.19,
-}  # fmt: skip
-# Not in the published model: h_B > 0 lets tumor cells saturate killing (kill per tumor cell
-# gamma_B C / (k_B + C + h_B B)), so the effector-to-target ratio matters. 0 = published model.
-EXTENSIONS = {"h_B": 0.0}
-CURE_CELLS = 100.0  # tumor below ~100 cells counts as eradicated (Kimmel et al. 2021)
-PROGRESSION_FACTOR = 1.2  # progression: tumor back to 120% of its baseline (Kimmel et al. 2021)
-DEAD_LOG = -50.0  # log tumor size written once a tumor is eradicated (it stays eradicated)
+MARKERS = ("il6", "ifn", "mdsc", "ferritin")
+NOISE_KEYS = ("burden", "growth", "expansion", *MARKERS, "crs", "icans")
+CAR_T_DAYS = (7, 14, 28, 90)  # days of the ZUMA-1 blood CAR T counts
+ML_PER_CELL = 1e-9  # about 1e9 tumor cells per mL (Kimmel et al. 2021: 94.86 mL <-> 9.486e10 cells)
+KINETIC = ("K_N", "r_N", "rho_C", "a", "b", "gamma_B", "k_B", "N0", "C0", "h_B")  # shared by all patients
+DURABLE_RULES = ("no progression by durable_days", "eradicated by durable_days")
 
 
-@dataclass(frozen=True)
-class Trajectories:
-    """Solutions on the output grid: arrays of shape (patients, times), cells."""
+@dataclass(eq=False)
+class Cohort:
+    """One simulated cohort: its noise (all its randomness) and the settings it is realised under."""
 
-    t: np.ndarray
-    N: np.ndarray
-    C: np.ndarray
-    B: np.ndarray
-    cured_day: np.ndarray  # day the tumor fell below CURE_CELLS (inf if never)
+    noise: dict[str, np.ndarray]
+    settings: Mapping[str, Any]
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.noise["burden"])
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """Covariates, kinetic summaries, response, PFS and toxicity, one row per patient."""
+        if "patients" not in self._cache:
+            self._cache["patients"] = realise(self.noise, self.settings)
+        return self._cache["patients"]
+
+    @property
+    def debulked(self) -> pd.DataFrame:
+        """The same patients had bridging radiotherapy debulked every bulky one (VEN-04)."""
+        if "debulked" not in self._cache:
+            self._cache["debulked"] = what_if(self.noise, self.settings, debulk_factor(self.noise, self.settings),
+                                              self.patients)  # fmt: skip
+        return self._cache["debulked"]
+
+    def at_mrd(self) -> pd.DataFrame:
+        """The same patients treated at minimal residual disease (burden x ``mrd_factor``)."""
+        return realise(self.noise, self.settings, burden_factor=self.settings["mrd_factor"])
 
 
-def _params(p: dict | None) -> dict[str, np.ndarray]:
-    merged = {**PUBLISHED, **EXTENSIONS, **(p or {})}
-    allowed = {*PUBLISHED, *EXTENSIONS}
-    unknown = sorted(set(merged) - allowed)
-    if unknown:
-        raise ParameterError(f"unknown kinetic parameter(s) {unknown}; allowed: {sorted(allowed)}")
-    out = {k: np.asarray(v, dtype=float) for k, v in merged.items()}
-    for k, v in out.items():
-        if not np.all(np.isfinite(v)) or np.any(v < 0) or (k not in EXTENSIONS and np.any(v == 0)):
-            raise ParameterError(f"kinetic parameter {k} must be positive and finite")
+def size(settings: Mapping[str, Any]) -> int:
+    """Patients per cohort: the ZUMA-1 size (assumed ``cohort_size``) times ``n_multiplier``."""
+    return int(settings["cohort_size"]) * int(getattr(settings, "n_multiplier", 1))
+
+
+def draw_noise(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Standard-normal noise per patient, one stream per source of variability."""
+    check_positive("n", n, integer=True, upper=1_000_000)
+    if not isinstance(rng, np.random.Generator):
+        raise ParameterError("rng must be a numpy.random.Generator (np.random.default_rng(seed))")
+    z = rng.standard_normal((len(NOISE_KEYS), n))
+    return dict(zip(NOISE_KEYS, z, strict=True))
+
+
+def simulate(rng: np.random.Generator, settings: Mapping[str, Any]) -> Cohort:
+    """One cohort of ``size(settings)`` patients; all randomness from ``rng``."""
+    return Cohort(draw_noise(rng, size(settings)), settings)
+
+
+def concatenate(cohorts: Sequence[Cohort]) -> dict[str, np.ndarray]:
+    """The noise of equal-size cohorts end to end (for one kinetic solve of a whole batch)."""
+    sizes = {len(c) for c in cohorts}
+    if len(sizes) != 1:
+        raise ParameterError(f"cohorts of one batch must have one size; got {sorted(sizes)}")
+    return {k: np.concatenate([c.noise[k] for c in cohorts]) for k in NOISE_KEYS}
+
+
+def _covariates(noise: Mapping[str, np.ndarray], s: Mapping[str, Any], bf: np.ndarray) -> dict[str, np.ndarray]:
+    log_b0 = np.log(s["B0_median_cells"]) + s["burden_log_sd"] * noise["burden"] + np.log(bf)
+    z_b = (log_b0 - np.log(s["B0_median_cells"])) / s["burden_log_sd"]  # burden in SD units
+    out = {"log_b0": log_b0, "log_burden": z_b}
+    for m in MARKERS:
+        lam = check_fraction(f"{m}_on_burden", s[f"{m}_on_burden"])
+        out[m] = lam * z_b + np.sqrt(1 - lam**2) * noise[m]
+    out["log_kc_shift"] = (
+        s["expansion_shift"] + s["expansion_log_sd"] * noise["expansion"]
+        - s["expansion_per_il6"] * out["il6"] - s["expansion_per_ifn"] * out["ifn"]
+        - s["expansion_per_mdsc"] * out["mdsc"]
+    )  # fmt: skip
+    lo, hi = s["growth_range"]
+    out["growth_rate"] = np.clip(s["growth_median"] * np.exp(s["growth_log_sd"] * noise["growth"]), lo, hi)
     return out
 
 
-def rhs_log(u: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
-    """d/dt of (ln N, ln C, ln B); ``u`` has shape (3, patients)."""
-    N, C = np.exp(u[0]), np.exp(u[1])
-    T = N + C
-    log_T = np.log(T)
-    d2 = (T - p["K_N"]) ** 2
-    r_C = p["rho_C"] + p["b"] * d2 / (p["a"] * T**2 + d2)
-    out = np.empty_like(u)
-    out[0] = -p["r_N"] * (log_T - np.log(p["K_N"]))
-    out[1] = -r_C * (log_T - np.log(p["K_C"]))
-    saturation = p["k_B"] + C
-    if np.any(p["h_B"] > 0):  # the sensitivity extension; skipped for the published model
-        saturation = saturation + p["h_B"] * np.exp(u[2])
-    out[2] = p["r_B"] - p["gamma_B"] * C / saturation
+def realise(noise: Mapping[str, np.ndarray], s: Mapping[str, Any], *,
+            burden_factor: np.ndarray | float = 1.0) -> pd.DataFrame:  # fmt: skip
+    """Turn noise into patients: covariates, kinetic summaries, response, PFS and toxicity.
+
+    ``burden_factor`` multiplies each patient's tumor burden before infusion (1 = as drawn;
+    0.3 = 70% of the tumor removed); markers and expansion follow the new burden through the
+    causal model.
+    """
+    bf = np.broadcast_to(np.asarray(burden_factor, float), noise["burden"].shape)
+    if np.any(bf <= 0) or np.any(bf > 1):
+        raise ParameterError("burden_factor must lie in (0, 1]")
+    cov = _covariates(noise, s, bf)
+    kin = {k: s[k] for k in KINETIC}
+    kin.update(K_C=s["K_C"] * np.exp(cov["log_kc_shift"]), r_B=cov["growth_rate"], B0=np.exp(cov["log_b0"]))
+    days = s["followup_days"]
+    out = kinetics.summary(kin, days=days, car_t_days=CAR_T_DAYS)
+    if s["durable_definition"] not in DURABLE_RULES:
+        raise ParameterError(f"durable_definition={s['durable_definition']!r}: one of {DURABLE_RULES}")
+    horizon = s["durable_days"]
+    if s["durable_definition"] == DURABLE_RULES[0]:
+        durable = out["cured"] | (out["progression_day"] > horizon)
+    else:
+        durable = out["cured_day"] <= horizon
+    df = pd.DataFrame({
+        "burden_cells": np.exp(cov["log_b0"]), "burden_ml": np.exp(cov["log_b0"]) * ML_PER_CELL,
+        "log_burden": cov["log_burden"], "growth_rate": cov["growth_rate"], "log_kc_shift": cov["log_kc_shift"],
+        **{m: cov[m] for m in MARKERS}, **out, "durable": durable,
+    })  # fmt: skip
+    df["log_ratio"] = np.log(df.peak_car_t) - np.log(df.burden_cells)
+    df["pfs_days"] = np.minimum(df.progression_day, days)
+    df["pfs_event"] = np.isfinite(df.progression_day) & (df.progression_day <= days)
+    for tox in ("crs", "icans"):
+        df[f"{tox}_risk"] = toxicity_risk(df, s, tox)
+        # a latent-logistic draw: severe when the patient's own threshold lies below the risk
+        df[f"severe_{tox}"] = ndtr(noise[tox]) < df[f"{tox}_risk"]
+    return df
+
+
+def what_if(noise: Mapping[str, np.ndarray], s: Mapping[str, Any], burden_factor: np.ndarray,
+            base: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """``realise`` with ``burden_factor``, solving only the patients it changes (the rest are ``base``)."""
+    bf = np.asarray(burden_factor, float)
+    changed = np.flatnonzero(bf != 1.0)
+    out = base.copy()
+    if changed.size:
+        sub = realise({k: v[changed] for k, v in noise.items()}, s, burden_factor=bf[changed])
+        for c in out.columns:
+            col = out[c].to_numpy(copy=True)
+            col[changed] = sub[c].to_numpy()
+            out[c] = col
     return out
 
 
-def solve(params: dict | None = None, *, days: float = 365.0, dt: float = 0.25,
-          record_every: float = 1.0) -> Trajectories:  # fmt: skip
-    """Fixed-step RK4 in log space for every patient at once (parameters broadcast).
+def debulk_factor(noise: Mapping[str, np.ndarray], s: Mapping[str, Any]) -> np.ndarray:
+    """Burden multiplier of bridging radiotherapy: bulky patients lose ``debulk_fraction``."""
+    burden_ml = s["B0_median_cells"] * np.exp(s["burden_log_sd"] * noise["burden"]) * ML_PER_CELL
+    return np.where(burden_ml > s["bulky_ml"], 1 - s["debulk_fraction"], 1.0)
 
-    Eradication is absorbing: once ln B < ln(CURE_CELLS) the tumor is set to zero.
+
+def toxicity_risk(df: pd.DataFrame, s: Mapping[str, Any], tox: str) -> np.ndarray:
+    """P(grade >= 3) = expit(intercept + OR-per-SD terms of log burden and log peak expansion).
+
+    Intercepts are calibrated to the ZUMA-1 grade >= 3 rates; the slopes are assumptions.
     """
-    check_positive("days", days, upper=3650)
-    check_positive("dt", dt, upper=1.0)
-    p = _params(params)
-    n = int(np.broadcast(*p.values()).size)
-    p = {k: np.broadcast_to(v, (n,)) for k, v in p.items()}
-    u = np.stack([np.log(p["N0"]), np.log(p["C0"]), np.log(p["B0"])]).astype(float)
-    steps = int(round(days / dt))
-    every = max(1, int(round(record_every / dt)))
-    n_out = steps // every + 1
-    out = np.empty((3, n, n_out))
-    out[:, :, 0] = u
-    cured_day = np.full(n, np.inf)
-    log_cure = np.log(CURE_CELLS)
-    for s in range(1, steps + 1):
-        k1 = rhs_log(u, p)
-        k2 = rhs_log(u + 0.5 * dt * k1, p)
-        k3 = rhs_log(u + 0.5 * dt * k2, p)
-        k4 = rhs_log(u + dt * k3, p)
-        u = u + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
-        newly = (u[2] < log_cure) & ~np.isfinite(cured_day)
-        cured_day[newly] = s * dt
-        u[2] = np.where(np.isfinite(cured_day), DEAD_LOG, u[2])
-        if s % every == 0:
-            out[:, :, s // every] = u
-    t = np.arange(n_out) * every * dt
-    B = np.exp(out[2])
-    B[:, :][np.isfinite(cured_day)[:, None] & (t[None, :] >= cured_day[:, None])] = 0.0
-    return Trajectories(t=t, N=np.exp(out[0]), C=np.exp(out[1]), B=B, cured_day=cured_day)
+    z_peak = (np.log(df.peak_car_t.to_numpy()) - s["log_peak_ref_mean"]) / s["log_peak_ref_sd"]
+    return expit(s[f"{tox}_intercept"] + np.log(s[f"{tox}_or_per_sd_burden"]) * df.log_burden.to_numpy()
+                 + np.log(s[f"{tox}_or_per_sd_peak"]) * z_peak)  # fmt: skip
 
 
-def solve_reference(params: dict | None = None, *, days: float = 365.0,
-                    t_eval: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    """One patient (scalar parameters) with scipy LSODA at tight tolerances; returns (3, t) cells."""
-    p = _params(params)
-    if any(v.size != 1 for v in p.values()):
-        raise ParameterError("solve_reference takes scalar parameters (one patient)")
-    p = {k: float(v) for k, v in p.items()}
-    t_eval = np.arange(0.0, days + 1e-9, 1.0) if t_eval is None else t_eval
-    u0 = np.log([p["N0"], p["C0"], p["B0"]])
-    sol = solve_ivp(lambda _t, u: rhs_log(u[:, None], p)[:, 0], (0.0, days), u0, method="LSODA",
-                    t_eval=t_eval, rtol=1e-10, atol=1e-10)  # fmt: skip
-    return np.exp(sol.y)
-
-
-def outcomes(tr: Trajectories, *, horizon_days: float = 180.0) -> dict[str, np.ndarray]:
-    """Per patient: peak CAR T (cells) and its day, progression day, durable response.
-
-    Progression: first day the tumor is at or above 120% of baseline (inf if never within the
-    solved window). Durable response: tumor eradicated, or no progression by ``horizon_days``.
-    """
-    B0 = tr.B[:, :1]
-    prog = tr.B >= PROGRESSION_FACTOR * B0
-    has = prog.any(axis=1)
-    prog_day = np.where(has, tr.t[np.argmax(prog, axis=1)], np.inf)
-    peak_idx = np.argmax(tr.C, axis=1)
-    return {
-        "peak_car_t": tr.C.max(axis=1),
-        "peak_day": tr.t[peak_idx],
-        "progression_day": prog_day,
-        "cured": np.isfinite(tr.cured_day),
-        "durable": np.isfinite(tr.cured_day) | (prog_day > horizon_days),
-    }
+def trajectories(noise: Mapping[str, np.ndarray], s: Mapping[str, Any], days: float = 120.0) -> kinetics.Trajectories:
+    """Daily CAR T and tumor trajectories of these patients (RK4; for figures)."""
+    cov = _covariates(noise, s, np.ones_like(noise["burden"]))
+    kin = {k: s[k] for k in KINETIC}
+    kin.update(K_C=s["K_C"] * np.exp(cov["log_kc_shift"]), r_B=cov["growth_rate"], B0=np.exp(cov["log_b0"]))
+    return kinetics.solve(kin, days=days, dt=1.0)

@@ -124,6 +124,10 @@ plt.show()
 # %%
 analysis.winners_curse(run.table)
 
+# %% [markdown]
+# The same as curves: for each printed P, the share of same-size studies reaching each P value
+# (the dot: the printed P, at the share reaching it; dotted: .05).
+
 # %%
 figures.p_distributions(run.draws, run.table)
 plt.show()

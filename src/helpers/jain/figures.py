@@ -31,17 +31,17 @@ def expansion_vs_mmdsc(cohort: pd.DataFrame) -> plt.Figure:
 
 
 def p_distributions(draws: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
-    """Replicate P values (log scale) of each printed P, the printed P and .05 marked."""
-    printed = table[table.quantity == "P"]
-    fig, axes = plt.subplots(1, len(printed), figsize=(3 * len(printed), 3), sharey=True, squeeze=False)
-    bins = np.linspace(-6, 0, 31)
-    for ax, r in zip(axes[0], printed.itertuples(), strict=True):
-        p = draws[(draws.claim_id == r.claim_id) & (draws["item"] == r.item)]["p"].to_numpy(float)
-        ax.hist(np.log10(np.clip(p, 1e-6, 1)), bins=bins, color="tab:blue", alpha=0.7)
-        ax.axvline(np.log10(r.reported), color="k", lw=2, label="printed P")
-        ax.axvline(np.log10(0.05), color="tab:red", ls="--", lw=1, label="0.05")
-        ax.set_title(f"{r.claim_id} {r.item}", fontsize=8)
-        ax.set_xlabel("log10 P")
-    axes[0][0].legend(fontsize=7)
+    """Cumulative share of same-size studies reaching each P (log scale), one curve per printed P;
+    the printed P is the dot on its curve (its height: the share reaching it), .05 dotted."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in table[table.quantity == "P"].itertuples():
+        p = np.sort(draws[(draws.claim_id == r.claim_id) & (draws["item"] == r.item)]["p"].to_numpy(float))
+        share = np.arange(1, p.size + 1) / p.size
+        line = ax.step(np.clip(p, 1e-6, 1), share, where="post", label=f"{r.claim_id} {r.item} (P = {r.reported:g})")[0]
+        ax.plot(r.reported, np.mean(p <= r.reported), "o", color=line.get_color())
+    ax.axvline(0.05, color="tab:red", ls=":", lw=1)
+    ax.set(xscale="log", xlim=(1e-6, 1), ylim=(0, 1), xlabel="P of a same-size study",
+           ylabel="share of studies with P at most this")  # fmt: skip
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return save(fig, "jain_p_distributions")

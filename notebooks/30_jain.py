@@ -190,10 +190,11 @@ pd.crosstab(run.table.role, run.table.status)
 # M-MDSC (JAIN-07) lies inside a band of 1.0 to 6.6, a check with 7% power. The 10× ratio of peak
 # CAR T by response (JAIN-06) is **contradicted** (above 99.9% of same-size studies; band 1.1 to
 # 5.4): the P = .01 printed with it implies a shift that gives about 2.4× at the assumed spread of
-# peak CAR T; 10× needs a log-SD near 4.1 (assumed 1.55, published range up to 3.0) or a CAR T
-# subset near 20 patients, or a difference that is not a shift (a group of non-expanders), or a
-# loosely reported "10 times". With a news report and a commentary as the only sources, that is
-# as far as the numbers go: the assumed subset sizes and test decide the rest (Sensitivity).
+# peak CAR T (log-SD 1.55). The verdict rests on that assumption: at the top of its range (3.0)
+# 10× falls inside the band, and 10× as the typical ratio needs a log-SD near 4.1 or a CAR T subset
+# near 20 patients, or a difference that is not a shift (a group of non-expanders), or a loosely
+# reported "10 times". With a news report and a commentary as the only sources, that is as far as
+# the numbers go: the assumed subset sizes, spreads and test decide the rest (Sensitivity).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -73,9 +73,10 @@ REASONS = {
     "JAIN-06/peak_cart_dr_over_ndr": (
         "assumption peak_cart_log_sd: at the assumed log-SD of peak CAR T, 1.55 (ZUMA-1 kinetics; range "
         "0.93-3.0), the DR/NDR shift the printed P = .01 implies among the assumed 90 CAR T patients gives "
-        "a 2.4x ratio of medians; 10x needs a log-SD near 4.1 (a 10^7-fold central 95% range of peak "
-        "levels) or a CAR T subset near 20 patients. A non-shift difference (a group of non-expanders) "
-        "or a loosely reported '10 times' would also explain it"
+        "a 2.4x ratio of medians, and 10x lies above the band of same-size studies; at the top of the range "
+        "(3.0) 10x falls inside the band, and for 10x to be the typical ratio the log-SD must be near 4.1 "
+        "(or the CAR T subset near 20 patients). A difference that is not a shift (a group of "
+        "non-expanders) or a loosely reported '10 times' would also explain it"
     ),
 }
 

@@ -13,7 +13,7 @@ n = 69, the smallest cohort) and analysed with the batched kernels:
   with 469 lesions, a lesion-level binary feature, a patient random intercept (SD 1). The true
   marginal OR is computed by Gauss-Hermite quadrature: the feature is independent of the random
   effect, so the marginal mean is exactly logistic in it and GEE is consistent for that OR;
-- Mann-Whitney type I error (``helpers.jain.stats.mann_whitney``): 40% vs 60% split, no shift.
+- Mann-Whitney type I error (``helpers.kernels.rank.mann_whitney``): 40% vs 60% split, no shift.
 Censoring is uniform on (0, 36) months, as from staggered entry with a common cut-off.
 
 The fast subset (400 replicates per check) runs in `make test`; the full study (2,000 per
@@ -26,7 +26,7 @@ import pytest
 
 from helpers import io, kernels, paths
 from helpers.figura.gee import gee_exchangeable
-from helpers.jain.stats import mann_whitney
+from helpers.kernels.rank import mann_whitney
 
 SIZES = (238, 69)
 FOLLOW_UP = 36.0

@@ -173,3 +173,18 @@ def test_power_shortcut_agrees_with_simulating_the_effect_removed():
     p_shortcut = verdicts.judge(p_model, 0.0095, 0.0105, "P", half_step=0.0005).check_power
     p_full = float(np.mean(verdicts.flags(p_model, p_null - 0.0005, p_null + 0.0005)))
     assert p_shortcut == pytest.approx(p_full, abs=0.06)
+
+
+def test_a_bound_that_an_alternative_would_also_satisfy_has_no_power():
+    # "<40" with the model's values around 39: 10 points lower still satisfies it; 10 higher
+    # satisfies it in more than 2.5% of studies: the bound could hardly have been flagged
+    j = verdicts.judge(normal_draws(39.0, 5.0), 0.0, 40.0, "percent")
+    assert j.check_power == 0.0
+    # "P < .0001" where the model's P is tiny: with no effect, P < .0001 is a 1-in-10,000 event
+    k = verdicts.judge(10 ** normal_draws(-8, 1.0), 0.0, 1e-4, "P")
+    assert k.check_power == 1.0
+
+
+def test_not_reached_is_judged_as_a_statement():
+    x = np.r_[normal_draws(5.0, 1.0, n=700), np.full(300, np.inf)]  # 30% of studies do not reach it
+    assert verdicts.judge(x, math.inf, math.inf, "median").check_power == 0.0

@@ -179,7 +179,12 @@ def judge(draws, printed_lo: float, printed_hi: float, quantity: str, *, half_st
     flagged = p_hi < TAIL - margin or p_lo > 1 - TAIL + margin
     borderline = not flagged and (p_hi < TAIL + margin or p_lo > 1 - TAIL - margin)
     alt = ALTERNATIVES.get(quantity)
-    power = _power(x, alt, half_step, outcome_null) if alt is not None else math.nan
+    if alt is None:
+        power = math.nan
+    elif _is_statement(printed_lo, printed_hi, half_step) and alt.scale not in ("outcome",):
+        power = _statement_power(x, alt, printed_lo, printed_hi)
+    else:
+        power = _power(x, alt, half_step, outcome_null)
     mid = min(max(0.5 * (p_lo + p_hi), 1 / x.size), 1 - 1 / x.size)
     return Judgement(p_lo, p_hi, math.sqrt(mid * (1 - mid) / x.size), power,
                      alt.text if alt else "", flagged, borderline, int(x.size))  # fmt: skip
@@ -197,6 +202,25 @@ def _power(x: np.ndarray, alt: Alternative, half_step: float, outcome_null: floa
         return math.nan
     powers = [float(np.mean(flags(x, y - half_step, y + half_step))) for y in alt.shifted(finite)]
     return min(powers)  # the direction the check is weaker in
+
+
+def _is_statement(lo: float, hi: float, half_step: float) -> bool:
+    """A bound ("<40", "<.0001") or "not reached": a statement about where the value lies, not a value."""
+    if lo == hi:
+        return math.isinf(lo)  # NR; an exact count is a value
+    return half_step == 0 and (math.isinf(lo) or math.isinf(hi) or lo <= 0)
+
+
+def _statement_power(x: np.ndarray, alt: Alternative, lo: float, hi: float) -> float:
+    """Power of checking a bound or NR: could the check have told the alternative apart? In each
+    direction, 1 if studies under the alternative satisfy the printed statement so rarely (under
+    2.5%) that it would have been flagged, else 0; the weaker direction counts."""
+    if alt.scale == "p":
+        u = (np.arange(x.size) + 0.5) / x.size  # no effect: uniform P
+        alternatives = [u]
+    else:
+        alternatives = alt.shifted(x)
+    return min(float(np.mean((y >= lo) & (y <= hi)) < TAIL) for y in alternatives)
 
 
 def status(role: str, judgement: Judgement | None, has_rederived: bool) -> str:

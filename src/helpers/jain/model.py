@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .settings import INPUTS, SUBSETS  # noqa: F401  (INPUTS: helpers.provenance reads it here)
+from .settings import SUBSETS
 
 INFLAMMATION = ("ferritin", "crp", "il6", "il15", "tnfa", "ang_ratio")
 LATENTS = ("burden", "ifn", "mdsc", "expansion", "liability", "pdl1", "mhc2", "macrophage",

@@ -27,7 +27,6 @@ from scipy.special import expit, ndtr
 
 from ..params import ParameterError, check_fraction, check_positive
 from . import kinetics
-from .settings import INPUTS  # noqa: F401  (helpers.provenance reads model.INPUTS)
 
 MARKERS = ("il6", "ifn", "mdsc", "ferritin")
 NOISE_KEYS = ("burden", "growth", "expansion", *MARKERS, "crs", "icans")

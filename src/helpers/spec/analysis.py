@@ -201,9 +201,9 @@ def _cox_reference(t, e, x, j: int, ties: str) -> tuple[float, float, float, flo
                 fit = CoxPHFitter().fit(df, "T", "E")
                 beta, se, p = fit.params_.iloc[j], fit.standard_errors_.iloc[j], fit.summary["p"].iloc[j]
             else:
-                import statsmodels.api as sm
+                from statsmodels.duration.hazard_regression import PHReg
 
-                fit = sm.PHReg(t, x, status=e, ties="breslow").fit(disp=0)
+                fit = PHReg(t, x, status=e, ties="breslow").fit(disp=0)
                 beta, se, p = fit.params[j], fit.bse[j], fit.pvalues[j]
     except Exception:  # no maximum (e.g. no event in one arm): the kernel's NaN
         return nan4
@@ -213,12 +213,12 @@ def _cox_reference(t, e, x, j: int, ties: str) -> tuple[float, float, float, flo
 
 
 def _logit_reference(y, x, j: int) -> tuple[float, float, float, float]:
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fit = sm.Logit(y, sm.add_constant(x, has_constant="add")).fit(disp=0, maxiter=100)
+            fit = Logit(y, np.column_stack([np.ones(len(y)), x])).fit(disp=0, maxiter=100)
     except Exception:  # perfect separation: no maximum
         return (np.nan,) * 4
     beta, se = fit.params[j + 1], fit.bse[j + 1]

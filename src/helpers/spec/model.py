@@ -199,24 +199,26 @@ def _linear_predictor(effects, values: dict[str, np.ndarray], n: int) -> np.ndar
     return lp
 
 
-def simulate(rng: np.random.Generator, settings: Settings) -> dict[str, np.ndarray]:
-    """One cohort of the spec's study (all randomness from ``rng``; sizes times ``n_multiplier``)."""
-    spec = load(settings.paper).spec
-    if spec.is_draft:
-        return {}
+@dataclass
+class Compiled:
+    """Every number of the model resolved for one ``Settings`` (what ``simulate`` draws from)."""
+
+    sizes: list[int]
+    chol: np.ndarray | None  # Cholesky factor of the latent correlation
+    covariates: list[tuple[str, str, tuple]]  # (name, how it is drawn, its numbers)
+    missing: list[float]
+    endpoints: list[tuple]  # (name, "binary", effects, logit p0, within) / (name, "time", effects, baselines, after)
+    censoring: tuple[float, float, float] | None  # followup, accrual, dropout rate
+
+
+def compile_model(spec: Spec, settings: Settings) -> Compiled:
+    """Resolve every spec number once (refs converted for their fields, ranges checked)."""
     sizes = [int(round(number(g.n, settings, f"groups[{i}].n"))) * settings.n_multiplier for i, g in enumerate(spec.groups)]
-    n = sum(sizes)
-    values: dict[str, np.ndarray] = {"group": np.repeat(np.arange(len(sizes)), sizes).astype(float)}
-    # 2. covariates from one Gaussian copula
-    names = list(spec.covariates)
-    z = rng.standard_normal((n, len(names)))
-    if names:
-        z = z @ np.linalg.cholesky(correlation_matrix(spec, settings)).T
-    for j, (name, cov) in enumerate(spec.covariates.items()):
+    covs, missing = [], []
+    for name, cov in spec.covariates.items():
         field = f"covariates.{name}"
         if isinstance(cov, BinaryCovariate):
-            p = number(cov.prevalence, settings, f"{field}.prevalence")
-            values[name] = (z[:, j] > stats.norm.ppf(1.0 - p)).astype(float)
+            covs.append((name, "binary", (stats.norm.ppf(1.0 - number(cov.prevalence, settings, f"{field}.prevalence")),)))
         elif isinstance(cov, CategoricalCovariate):
             shares = np.array([number(s, settings, f"{field}.shares[{i}]") for i, s in enumerate(cov.shares)])
             if len(shares) < len(cov.levels):  # the reference level takes the rest
@@ -224,45 +226,96 @@ def simulate(rng: np.random.Generator, settings: Settings) -> dict[str, np.ndarr
             if abs(shares.sum() - 1.0) > 0.02 or shares.min() < 0:
                 raise SpecError(f"{settings.paper}: {field}.shares add up to {shares.sum():.3f}, not 1. "
                                 "Fix: give every level's share (rounded shares within 2 points are rescaled)")  # fmt: skip
-            cut = np.cumsum(shares / shares.sum())[:-1]
-            values[name] = np.searchsorted(cut, stats.norm.cdf(z[:, j]), side="right").astype(float)
+            covs.append((name, "categorical", (np.cumsum(shares / shares.sum())[:-1],)))
         elif cov.distribution == "normal":
-            values[name] = number(cov.mean, settings, f"{field}.mean") + number(cov.sd, settings, f"{field}.sd") * z[:, j]
+            covs.append((name, "normal", (number(cov.mean, settings, f"{field}.mean"), number(cov.sd, settings, f"{field}.sd"))))
         else:
-            values[name] = number(cov.median, settings, f"{field}.median") * np.exp(number(cov.sdlog, settings, f"{field}.sdlog") * z[:, j])
-    # 3. endpoints, in order
-    latent: dict[str, np.ndarray] = {}
+            covs.append((name, "lognormal", (number(cov.median, settings, f"{field}.median"),
+                                             number(cov.sdlog, settings, f"{field}.sdlog"))))  # fmt: skip
+        missing.append(number(cov.missing, settings, f"{field}.missing"))
+    chol = np.linalg.cholesky(correlation_matrix(spec, settings)) if covs else None
+    endpoints = []
     for name, ep in spec.endpoints.items():
         field = f"endpoints.{name}"
         if isinstance(ep, BinaryEndpoint):
-            lp = _linear_predictor(_effects(ep.log_or, spec, settings, f"{field}.log_or"), values, n)
-            p0 = number(ep.probability, settings, f"{field}.probability")
-            prob = special.expit(special.logit(p0) + lp)
-            y = rng.random(n) < prob
-            if ep.within is not None:
-                y &= values[ep.within] == 1
-            values[name] = y.astype(float)
+            effects = _effects(ep.log_or, spec, settings, f"{field}.log_or")
+            logit0 = special.logit(number(ep.probability, settings, f"{field}.probability"))
+            endpoints.append((name, "binary", effects, logit0, ep.within))
         else:
-            lp = _linear_predictor(_effects(ep.log_hr, spec, settings, f"{field}.log_hr"), values, n)
-            hazard = rng.standard_exponential(n) * np.exp(-lp)  # H0(T) = E exp(-lp): S = S0 ** exp(lp)
-            t = np.empty(n)
+            effects = _effects(ep.log_hr, spec, settings, f"{field}.log_hr")
             if isinstance(ep.baseline, ByGroup):
-                for k, g in enumerate(spec.group_names()):
-                    sel = values["group"] == k
-                    t[sel] = _baseline(ep.baseline.by_group[g], settings, f"{field}.baseline.by_group.{g}").time(hazard[sel])
+                bases = [_baseline(ep.baseline.by_group[g], settings, f"{field}.baseline.by_group.{g}") for g in spec.group_names()]
             else:
-                t = _baseline(ep.baseline, settings, f"{field}.baseline").time(hazard)
-            if ep.after is not None:
-                t = latent[ep.after] + t
-            latent[name] = t
-    # 4. censoring, one cut-off per patient
-    cens = np.full(n, np.inf)
+                bases = [_baseline(ep.baseline, settings, f"{field}.baseline")]
+            endpoints.append((name, "time", effects, bases, ep.after))
+    cens = None
     if spec.censoring is not None:
         c = spec.censoring
-        u = rng.random(n)
-        cens = number(c.followup, settings, "censoring.followup") + number(c.accrual, settings, "censoring.accrual") * u
-        rate = number(c.dropout, settings, "censoring.dropout")
-        drop = rng.standard_exponential(n)
+        cens = (number(c.followup, settings, "censoring.followup"), number(c.accrual, settings, "censoring.accrual"),
+                number(c.dropout, settings, "censoring.dropout"))  # fmt: skip
+    return Compiled(sizes, chol, covs, missing, endpoints, cens)
+
+
+_COMPILED: list[tuple[Settings, Compiled]] = []  # the last few settings simulated from
+
+
+def _compiled(settings: Settings) -> Compiled | None:
+    for s, c in _COMPILED:
+        if s is settings:
+            return c
+    spec = load(settings.paper).spec
+    c = None if spec.is_draft else compile_model(spec, settings)
+    _COMPILED[:] = [(settings, c), *_COMPILED[:3]]
+    return c
+
+
+def simulate(rng: np.random.Generator, settings: Settings) -> dict[str, np.ndarray]:
+    """One cohort of the spec's study (all randomness from ``rng``; sizes times ``n_multiplier``).
+
+    The numbers are resolved once per ``settings`` object (``compile_model``), then only drawn."""
+    m = _compiled(settings)
+    if m is None:  # a draft: nothing to simulate yet
+        return {}
+    n = sum(m.sizes)
+    values: dict[str, np.ndarray] = {"group": np.repeat(np.arange(len(m.sizes)), m.sizes).astype(float)}
+    # 2. covariates from one Gaussian copula
+    z = rng.standard_normal((n, len(m.covariates)))
+    if m.chol is not None:
+        z = z @ m.chol.T
+    for j, (name, how, par) in enumerate(m.covariates):
+        if how == "binary":
+            values[name] = (z[:, j] > par[0]).astype(float)
+        elif how == "categorical":
+            values[name] = np.searchsorted(par[0], special.ndtr(z[:, j]), side="right").astype(float)
+        elif how == "normal":
+            values[name] = par[0] + par[1] * z[:, j]
+        else:
+            values[name] = par[0] * np.exp(par[1] * z[:, j])
+    # 3. endpoints, in order
+    latent: dict[str, np.ndarray] = {}
+    for name, kind, effects, a, b in m.endpoints:
+        lp = _linear_predictor(effects, values, n)
+        if kind == "binary":
+            y = rng.random(n) < special.expit(a + lp)
+            if b is not None:  # nested: only where the parent endpoint is 1
+                y &= values[b] == 1
+            values[name] = y.astype(float)
+            continue
+        hazard = rng.standard_exponential(n) * np.exp(-lp)  # H0(T) = E exp(-lp): S = S0 ** exp(lp)
+        if len(a) == 1:
+            t = a[0].time(hazard)
+        else:
+            t = np.empty(n)
+            for k, base in enumerate(a):
+                sel = values["group"] == k
+                t[sel] = base.time(hazard[sel])
+        latent[name] = t if b is None else latent[b] + t
+    # 4. censoring, one cut-off per patient
+    u, drop = rng.random(n), rng.standard_exponential(n)
+    cens = np.full(n, np.inf)
+    if m.censoring is not None:
+        followup, accrual, rate = m.censoring
+        cens = followup + accrual * u
         if rate > 0:
             cens = np.minimum(cens, drop / rate)
     for name, t in latent.items():
@@ -272,9 +325,8 @@ def simulate(rng: np.random.Generator, settings: Settings) -> dict[str, np.ndarr
         values[f"{name}_time"] = np.minimum(t, cens)
         values[f"{name}_event"] = (t <= cens).astype(float)
     # 5. missing completely at random
-    miss = rng.random((n, len(names)))
-    for j, (name, cov) in enumerate(spec.covariates.items()):
-        share = number(cov.missing, settings, f"covariates.{name}.missing")
+    miss = rng.random((n, len(m.covariates)))
+    for j, ((name, _, _), share) in enumerate(zip(m.covariates, m.missing, strict=True)):
         if share > 0:
             values[name] = np.where(miss[:, j] < share, np.nan, values[name])
     return values

@@ -31,7 +31,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -89,7 +91,8 @@ def _number(value: Any, literals: tuple[float, ...] | None) -> Any:
             "(literals allowed here: 0 and 1)"
         )
     raise ValueError(
-        f"expected {{ref: CLAIM-ID/item}}, {{assumed: name}}, {{free: name}} or the literal 0 or 1; got {value!r}"
+        f"expected {{ref: CLAIM-ID/item}}, {{assumed: name}}, {{free: name}} or the literal 0 or 1; got {value!r}. "
+        "Fix: write a printed number as {ref: CLAIM-ID/item}, an assumed one as {assumed: name}"
     )
 
 
@@ -134,10 +137,10 @@ class CategoricalCovariate(_Strict):
     @model_validator(mode="after")
     def _check(self) -> CategoricalCovariate:
         if len(self.shares) not in (len(self.levels), len(self.levels) - 1):
-            raise ValueError(f"{len(self.levels)} levels but {len(self.shares)} shares; give one share per level "
+            raise ValueError(f"{len(self.levels)} levels but {len(self.shares)} shares. Fix: give one share per level "
                              "(or per non-reference level: the reference level takes the rest)")
         if len(set(self.levels)) != len(self.levels):
-            raise ValueError("levels repeated; name each level once")
+            raise ValueError("a level is repeated. Fix: name each level once")
         return self
 
 
@@ -158,7 +161,7 @@ class ContinuousCovariate(_Strict):
     def _check(self) -> ContinuousCovariate:
         need, other = (("mean", "sd"), ("median", "sdlog"))[:: 1 if self.distribution == "normal" else -1]
         if any(getattr(self, f) is None for f in need) or any(getattr(self, f) is not None for f in other):
-            raise ValueError(f"a {self.distribution} covariate takes {need[0]} and {need[1]} (not {other[0]}, {other[1]})")
+            raise ValueError(f"a {self.distribution} covariate takes {need[0]} and {need[1]}. Fix: give those (not {other[0]}, {other[1]})")
         return self
 
 
@@ -179,7 +182,7 @@ class Correlation(_Strict):
     @model_validator(mode="after")
     def _one(self) -> Correlation:
         if bool(self.copula) == bool(self.factor):
-            raise ValueError("give either `copula:` (pairs) or `factor:` (loadings), not both or neither")
+            raise ValueError("both or neither of copula and factor. Fix: give either `copula:` (pairs) or `factor:` (loadings)")
         return self
 
 
@@ -205,10 +208,10 @@ class Piecewise(_Strict):
     @model_validator(mode="after")
     def _check(self) -> Piecewise:
         if len(self.rates) != len(self.breaks) + 1:
-            raise ValueError(f"{len(self.breaks)} breaks need {len(self.breaks) + 1} rates; got {len(self.rates)}")
+            raise ValueError(f"{len(self.breaks)} breaks need {len(self.breaks) + 1} rates, got {len(self.rates)}. Fix: one rate before, between and after the breaks")
         lits = [b for b in self.breaks if isinstance(b, float)]
         if lits != sorted(set(lits)) or any(b <= 0 for b in lits):
-            raise ValueError("breaks must be positive and increasing")
+            raise ValueError("breaks are not positive and increasing. Fix: list them in increasing order")
         return self
 
 
@@ -232,8 +235,29 @@ class ByGroup(_Strict):
     by_group: dict[str, Baseline]
 
 
+def _baseline_tag(v: Any) -> str | None:
+    if isinstance(v, dict):
+        return "by_group" if "by_group" in v else v.get("distribution")
+    return "by_group" if isinstance(v, ByGroup) else getattr(v, "distribution", None)
+
+
+# one baseline, or one per group; the tag picks the form, so an error names that form's fields only
+BaselineOrGroups = Annotated[
+    Annotated[Exponential, Tag("exponential")] | Annotated[Weibull, Tag("weibull")]
+    | Annotated[Piecewise, Tag("piecewise")] | Annotated[Cure, Tag("cure")] | Annotated[ByGroup, Tag("by_group")],
+    Discriminator(_baseline_tag, custom_error_type="baseline", custom_error_message=(
+        "not a baseline. Fix: give `distribution:` exponential, weibull, piecewise or cure, or `by_group:`")),
+]  # fmt: skip
+
+
+def _effect_tag(v: Any) -> str:
+    number_keys = {"ref", "assumed", "free"}
+    return "levels" if isinstance(v, dict) and not (len(v) == 1 and set(v) <= number_keys) else "number"
+
+
 # an effect: one number (binary or continuous covariate, binary endpoint) or one per level
-Effect = Value | dict[str, Value]
+Effect = Annotated[Annotated[Value, Tag("number")] | Annotated[dict[str, Value], Tag("levels")],
+                   Discriminator(_effect_tag)]  # fmt: skip
 
 
 class BinaryEndpoint(_Strict):
@@ -249,7 +273,7 @@ class TimeEndpoint(_Strict):
     """Time to event: S(t | x) = S0(t) ** exp(sum of log HRs) (proportional hazards, also with cure)."""
 
     kind: Literal["time"]
-    baseline: Baseline | ByGroup
+    baseline: BaselineOrGroups
     log_hr: dict[str, Effect] = {}
     after: str | None = None  # this time starts at that earlier endpoint's event (OS after progression)
 
@@ -299,11 +323,11 @@ class FreeParameter(_Strict):
     def _check(self) -> FreeParameter:
         lo, hi = self.bounds
         if not lo < self.start < hi:
-            raise ValueError(f"start {self.start} must lie strictly inside bounds {list(self.bounds)}")
+            raise ValueError(f"start {self.start} is not strictly inside bounds {list(self.bounds)}. Fix: move the start or widen the bounds")
         if self.transform == "log" and lo <= 0:
-            raise ValueError("a log-transformed parameter needs bounds above 0")
+            raise ValueError("a log-transformed parameter needs bounds above 0. Fix: raise the lower bound or use transform: identity")
         if self.transform == "logit" and not (0 <= lo and hi <= 1):
-            raise ValueError("a logit-transformed parameter needs bounds within [0, 1]")
+            raise ValueError("a logit-transformed parameter needs bounds within [0, 1]. Fix: narrow the bounds or use transform: log")
         return self
 
 
@@ -335,7 +359,7 @@ class Spec(_Strict):
     def _names(cls, value: dict) -> dict:
         for name in value:
             if not re.match(NAME, name):
-                raise ValueError(f"name {name!r}: use lower case letters, digits and _ (starting with a letter)")
+                raise ValueError(f"name {name!r} is not allowed. Fix: use lower case letters, digits and _ (starting with a letter)")
         return value
 
     @model_validator(mode="after")
@@ -379,7 +403,7 @@ class Spec(_Strict):
     def _reasons(cls, value: dict) -> dict:
         for key, text in value.items():
             if not re.match(r"^(model: |assumption [a-z][a-z0-9_]*: |infeasible: ).{5,}", text):
-                raise ValueError(f"reason of {key} must start with 'model: ', 'assumption NAME: ' or 'infeasible: ' and say why")
+                raise ValueError(f"the reason of {key} must start with 'model: ', 'assumption NAME: ' or 'infeasible: '. Fix: say which, then why")
         return value
 
 
@@ -401,10 +425,10 @@ def _cross_check(spec: Spec) -> list[str]:
     problems = []
     groups = spec.group_names()
     if len(set(groups)) != len(groups):
-        problems.append("groups: a group name is repeated")
+        problems.append("groups: a group name is repeated. Fix: name each group once")
     clash = (set(spec.covariates) & set(spec.endpoints)) | ({"group"} & (set(spec.covariates) | set(spec.endpoints)))
     if clash:
-        problems.append(f"the names {sorted(clash)} are used twice (covariate, endpoint or `group`); rename one")
+        problems.append(f"covariates / endpoints: the names {sorted(clash)} are used twice (covariate, endpoint or `group`). Fix: rename one")
     # a variable an effect, a subset or a test may use: covariates, groups, earlier binary endpoints
     levels = {"group": groups}
     for name, cov in spec.covariates.items():
@@ -418,36 +442,36 @@ def _cross_check(spec: Spec) -> list[str]:
                                          var, eff, levels, seen_binary)  # fmt: skip
         if isinstance(ep, BinaryEndpoint):
             if ep.within is not None and ep.within not in seen_binary:
-                problems.append(f"{where}.within: {ep.within!r} is not an earlier binary endpoint (list it above {name})")
+                problems.append(f"{where}.within: {ep.within!r} is not an earlier binary endpoint. Fix: name a binary endpoint listed above {name}")
             seen_binary.append(name)
         else:
             if ep.after is not None and ep.after not in seen_time:
-                problems.append(f"{where}.after: {ep.after!r} is not an earlier time endpoint (list it above {name})")
+                problems.append(f"{where}.after: {ep.after!r} is not an earlier time endpoint. Fix: name a time endpoint listed above {name}")
             if isinstance(ep.baseline, ByGroup) and sorted(ep.baseline.by_group) != sorted(groups):
-                problems.append(f"{where}.baseline.by_group: name every group once ({', '.join(groups)})")
+                problems.append(f"{where}.baseline.by_group: the groups named differ from the groups. Fix: give one baseline for each of {', '.join(groups)}")
             seen_time.append(name)
     if spec.correlation is not None:
         named = [n for p in spec.correlation.copula for n in p.between] + list(spec.correlation.factor)
         if unknown := sorted(set(named) - set(spec.covariates)):
-            problems.append(f"correlation: {unknown} are not covariates")
+            problems.append(f"correlation: {unknown} are not covariates. Fix: correlate covariates only")
         pairs = [tuple(sorted(p.between)) for p in spec.correlation.copula]
         if any(a == b for a, b in pairs) or len(set(pairs)) != len(pairs):
-            problems.append("correlation.copula: a pair is repeated or joins a covariate with itself")
+            problems.append("correlation.copula: a pair is repeated or joins a covariate with itself. Fix: list each pair once")
     if spec.censoring is None and any(_has_cure(ep) for ep in spec.endpoints.values()):
-        problems.append("a cure baseline needs `censoring:` (cured patients are only ever censored)")
+        problems.append("censoring: missing, but a baseline has a cure share (cured patients are only ever censored). Fix: add `censoring:` with accrual and followup")
     variables = {**{k: v for k, v in levels.items()}, **{b: None for b in seen_binary}}
     for key, m in spec.items.items():
         problems += [f"items.{key}: {p}" for p in _item_problems(m, spec, variables)]
     declared = set(spec.calibration.free) if spec.calibration else set()
     used = set(spec.free_names())
     if used - declared:
-        problems.append(f"{{free: ...}} names {sorted(used - declared)} not declared under calibration.free; declare each with start and bounds")
+        problems.append(f"calibration.free: {sorted(used - declared)} are used as {{free: name}} but not declared. Fix: declare each with start, bounds and transform")
     if declared - used:
-        problems.append(f"calibration.free declares {sorted(declared - used)}, which no {{free: name}} uses; remove them")
+        problems.append(f"calibration.free: {sorted(declared - used)} are declared but no {{free: name}} uses them. Fix: remove them")
     if spec.calibration:
         missing = [t for t in spec.calibration.targets if t not in spec.items]
         if missing:
-            problems.append(f"calibration.targets {missing} have no entry under items (say how each is re-derived)")
+            problems.append(f"calibration.targets: {missing} have no entry under items. Fix: say under items: how each is re-derived")
     return problems
 
 
@@ -460,31 +484,31 @@ def _has_cure(ep) -> bool:
 
 def _effect_problems(where: str, var: str, eff, levels: dict, seen_binary: list) -> list[str]:
     if var not in levels and var not in seen_binary:
-        return [f"{where}: {var!r} is not a covariate, `group` or an earlier binary endpoint"]
+        return [f"{where}: {var!r} is not a covariate, `group` or an earlier binary endpoint. Fix: correct the name or declare it"]
     lv = levels.get(var)
     if lv is None:
-        return [] if not isinstance(eff, dict) else [f"{where}: {var} takes one number, not one per level"]
+        return [] if not isinstance(eff, dict) else [f"{where}: {var} has no levels. Fix: give one number"]
     if not isinstance(eff, dict):
-        return [f"{where}: {var} has levels; give one log ratio per non-reference level ({', '.join(lv[1:])})"]
+        return [f"{where}: {var} has levels. Fix: give one log ratio per non-reference level ({', '.join(lv[1:])})"]
     if bad := sorted(set(eff) - set(lv[1:])):
-        return [f"{where}: {bad} are not non-reference levels of {var} ({', '.join(lv[1:])}; {lv[0]} is the reference)"]
+        return [f"{where}: {bad} are not non-reference levels of {var}. Fix: use {', '.join(lv[1:])} ({lv[0]} is the reference)"]
     return []
 
 
 def _item_problems(m: ItemMap, spec: Spec, variables: dict) -> list[str]:
     out = []
     if m.endpoint is not None and m.endpoint not in spec.endpoints:
-        out.append(f"endpoint {m.endpoint!r} is not an endpoint ({', '.join(spec.endpoints) or 'none declared'})")
+        out.append(f"endpoint {m.endpoint!r} is not an endpoint. Fix: use one of {', '.join(spec.endpoints) or '(none declared yet)'}")
     if m.covariate is not None and m.covariate not in spec.covariates:
-        out.append(f"covariate {m.covariate!r} is not a covariate")
+        out.append(f"covariate {m.covariate!r} is not a covariate. Fix: use one of {', '.join(spec.covariates) or '(none declared yet)'}")
     for var, val in m.subset.items():
         if var not in variables:
-            out.append(f"subset: {var!r} is not a covariate, `group` or binary endpoint")
+            out.append(f"subset: {var!r} is not a covariate, `group` or binary endpoint. Fix: correct the name")
         elif variables[var] is not None and str(val) not in variables[var]:
-            out.append(f"subset: {val!r} is not a level of {var} ({', '.join(variables[var])})")
+            out.append(f"subset: {val!r} is not a level of {var}. Fix: use one of {', '.join(variables[var])}")
     for var in [*m.covariates, *([m.by] if m.by else [])]:
         if var not in variables:
-            out.append(f"{var!r} is not a covariate, `group` or binary endpoint")
+            out.append(f"{var!r} is not a covariate, `group` or binary endpoint. Fix: correct the name")
     return out
 
 
@@ -507,11 +531,18 @@ FIXES = {
 }
 
 
+_EFFECT_TAGS = ("number", "levels")
+
+
 def _locate(data: Any, loc: tuple) -> tuple[str, str | None]:
     """A pydantic location as a dotted path in the file ('endpoints.pfs.baseline.median'),
     skipping the tags pydantic inserts for a discriminated union; and the last key."""
     parts, node, last = [], data, None
     for i, key in enumerate(loc):
+        if isinstance(node, dict) and key in (node.get("kind"), node.get("distribution")) or (
+            key in _EFFECT_TAGS and not (isinstance(node, dict) and key in node)
+        ):
+            continue  # the tag of a discriminated union, not a field
         if isinstance(node, list) and isinstance(key, int) and key < len(node):
             parts[-1:] = [f"{parts[-1]}[{key}]"] if parts else [f"[{key}]"]
             node = node[key]
@@ -525,10 +556,14 @@ def _locate(data: Any, loc: tuple) -> tuple[str, str | None]:
 
 
 def explain(exc: ValidationError, data: Any) -> str:
-    """The first validation error as 'field: problem. Fix: ...'."""
-    err = exc.errors()[0]
-    where, last = _locate(data, err["loc"])
+    """The first validation error as 'field: problem. Fix: ...' (a misspelt field first: it
+    explains the 'missing' error of the field it was meant to be)."""
+    errors = exc.errors()
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check across fields: each problem names its field and fix
+        return msg
+    where, last = _locate(data, err["loc"])
     fix = FIXES.get(err["type"])
     if err["type"] == "extra_forbidden" and last:
         close = difflib.get_close_matches(last, _all_fields(), n=1)

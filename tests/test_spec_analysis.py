@@ -126,3 +126,11 @@ def test_a_median_not_reached_stays_infinite_in_both_engines(toy):
     s = toy.replace(post_median=400.0)  # post-progression survival far beyond follow-up: OS not reached
     got = _compare(s, seeds=SEEDS[:1]).set_index("item")
     assert got.loc["os_median", "estimate"] == np.inf and got.loc["os_median", "rederived"] == np.inf
+
+
+def test_a_printed_p_reads_the_fit_of_its_ratio(toy):
+    """An HR or OR and its P printed apart come from one fit (one kernel call per model)."""
+    cohorts = [model.simulate(np.random.default_rng(s), toy) for s in SEEDS]
+    d = analysis.analyse(cohorts, toy).set_index(["item", "rep"])
+    assert np.array_equal(d.loc["or_bulky_p", "estimate"], d.loc["or_bulky", "p"])
+    assert np.array_equal(d.loc["os_hr_age_p", "estimate"], d.loc["os_hr_age", "p"])

@@ -149,7 +149,7 @@ def _reference(data: dict, plan: Plan, item: ItemPlan, settings: Settings) -> tu
     x = design(data, plan, m.covariates)
     ok = keep & np.isfinite(x).all(-1)
     j = term_index(plan, item)
-    if q == "OR":
+    if q == "OR" or test == "wald":
         y = data[m.endpoint]
         ok &= np.isfinite(y)
         est, lo, hi, p = _logit_reference(y[ok], x[ok], j)
@@ -285,18 +285,20 @@ def analyse(cohorts: Sequence[dict], settings: Settings, include: Iterable[str] 
         return pd.DataFrame(columns=DRAW_COLUMNS)
     data = stack(cohorts)
     reps = np.arange(len(cohorts))
-    curves: dict = {}
+    cache: dict = {}
     parts = []
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for item in items:
             est, lo, hi, p = (np.broadcast_to(np.asarray(a, float), reps.shape)
-                              for a in _batched(data, plan, item, settings, curves))  # fmt: skip
+                              for a in _batched(data, plan, item, settings, cache))  # fmt: skip
             parts.append(pd.DataFrame({"rep": reps, "claim_id": item.claim_id, "item": item.item,
                                        "estimate": est, "lo": lo, "hi": hi, "p": p}))  # fmt: skip
     return pd.concat(parts, ignore_index=True)
 
 
-def _batched(data: dict, plan: Plan, item: ItemPlan, settings: Settings, curves: dict):
+def _batched(data: dict, plan: Plan, item: ItemPlan, settings: Settings, cache: dict):
+    """(estimate, lo, hi, p) arrays (R,) of one item; ``cache`` keeps KM curves and model fits
+    shared between the items of one call."""
     q, m, nan = item.quantity, item.map, np.nan
     keep = subset(data, plan, item)
     if q in ("n", "count", "percent"):
@@ -310,25 +312,28 @@ def _batched(data: dict, plan: Plan, item: ItemPlan, settings: Settings, curves:
         t, e = times(data, m.endpoint)
         return kkm.followup_median(t, e, keep), nan, nan, nan
     if q in ("median", "landmark_survival", "landmark_event"):
-        key = (m.endpoint, tuple(sorted(m.subset.items())))
-        if key not in curves:
-            curves[key] = kkm.kaplan_meier(*times(data, m.endpoint), keep)
+        key = ("km", m.endpoint, tuple(sorted(m.subset.items())))
+        if key not in cache:
+            cache[key] = kkm.kaplan_meier(*times(data, m.endpoint), keep)
         if q == "median":
-            return (*kkm.median(curves[key]), nan)
-        s, lo, hi = (a[:, 0] for a in kkm.survival_at(curves[key], [item.time]))
+            return (*kkm.median(cache[key]), nan)
+        s, lo, hi = (a[:, 0] for a in kkm.survival_at(cache[key], [item.time]))
         return (*_as_percent(s, lo, hi, q == "landmark_event"), nan)
     p = None
     if item.test in ("logrank", "fisher", "chi2"):
         p = _batched_test(data, plan, item, keep)
         if q == "P":
             return p, nan, nan, p
-    x = design(data, plan, m.covariates)
     j = term_index(plan, item)
-    if q == "OR":
-        fit = kernels.logistic_fit(data[m.endpoint], x, keep)
+    key = (m.endpoint, tuple(m.covariates), tuple(sorted(m.subset.items())))
+    if key not in cache:  # one fit per model, whichever items read it (an HR and its printed P)
+        x = design(data, plan, m.covariates)
+        cache[key] = (kernels.logistic_fit(data[m.endpoint], x, keep) if q == "OR" or item.test == "wald" else
+                      kernels.cox_fit(*times(data, m.endpoint), x, keep, ties=cox_ties(plan, settings)))  # fmt: skip
+    fit = cache[key]
+    if isinstance(fit, kernels.LogitFit):
         est, lo, hi, pw = fit.odds_ratio[:, j + 1], fit.or_lo[:, j + 1], fit.or_hi[:, j + 1], fit.p[:, j + 1]
     else:
-        fit = kernels.cox_fit(*times(data, m.endpoint), x, keep, ties=cox_ties(plan, settings))
         est, lo, hi, pw = fit.hr[:, j], fit.hr_lo[:, j], fit.hr_hi[:, j], fit.p[:, j]
     if q == "P":
         return pw, nan, nan, pw

@@ -47,7 +47,7 @@ SUPPORTED = {
     "followup": "reverse Kaplan-Meier median of a time endpoint",
     "HR": "Cox model of a time endpoint on `covariates` (ties per analysis.cox_ties), the `term`'s HR",
     "OR": "logistic model of a binary endpoint on `covariates`, the `term`'s OR",
-    "P": "the `test`: logrank (time endpoint `by` a variable), cox_wald (time endpoint on `covariates`), fisher (binary endpoint `by` a binary variable), chi2 (binary endpoint `by` any variable)",
+    "P": "the `test`: logrank (time endpoint `by` a variable), cox_wald (time endpoint on `covariates`), wald (logistic, binary endpoint on `covariates`), fisher (binary endpoint `by` a binary variable), chi2 (binary endpoint `by` any variable)",
 }
 TARGET_KINDS = ("count", "percent", "median", "landmark_survival", "landmark_event", "followup", "HR", "OR")
 
@@ -240,9 +240,11 @@ def _item_plan(ref: str, row, m: ItemMap, spec: Spec, fail) -> ItemPlan:
         if test in ("logrank", "fisher", "chi2") and len(m.covariates) != 1:
             fail(where, f"a {test} P goes with a univariable ratio", "give one covariate, or drop `test:` for the Wald P")
     if q == "P":
-        test = test or ("cox_wald" if m.covariates else "logrank" if m.by else None)
+        test = test or (("cox_wald" if is_time else "wald") if m.covariates else "logrank" if m.by else None)
         if test is None:
-            fail(where, "a P needs its `test:` (logrank, cox_wald, fisher, chi2)", "name the test the paper used")
+            fail(where, "a P needs its `test:` (logrank, cox_wald, wald, fisher, chi2)", "name the test the paper used")
+        if test == "wald" and not (is_binary and m.covariates):
+            fail(where, "a Wald P (logistic) needs a binary endpoint and `covariates: [...]`", "name them, or another test")
         if test in ("logrank", "cox_wald") and not is_time:
             fail(where, f"a {test} test needs a time endpoint", need_time)
         if test in ("fisher", "chi2") and not is_binary:

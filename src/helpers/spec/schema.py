@@ -295,7 +295,7 @@ class Analysis(_Strict):
 
 
 # ----------------------------------------------------------------------------- items
-Test = Literal["logrank", "cox_wald", "fisher", "chi2"]
+Test = Literal["logrank", "cox_wald", "wald", "fisher", "chi2"]
 
 
 class ItemMap(_Strict):
@@ -307,7 +307,7 @@ class ItemMap(_Strict):
     subset: dict[str, str | int] = {}  # only patients with these values (group name, level, 0/1)
     covariates: list[str] = []  # model terms of an HR / OR / Cox-Wald P (multivariable if several)
     term: str | None = None  # which term's ratio ("bulky", "stage:III"); default the first
-    test: Test | None = None  # P: which test; default Cox Wald (HR), Wald (OR), log-rank (by)
+    test: Test | None = None  # P: which test; default Cox Wald (time), logistic Wald (binary), log-rank (by)
     by: str | None = None  # grouping variable of a log-rank, Fisher or chi-squared test
     time_unit: Literal["days", "weeks", "months", "years"] | None = None  # of the ledger `time`
     correction: bool = True  # Yates' correction of a 2 x 2 chi-squared test

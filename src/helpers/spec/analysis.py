@@ -133,6 +133,8 @@ def _reference(data: dict, plan: Plan, item: ItemPlan, settings: Settings) -> tu
     if q in ("median", "landmark_survival", "landmark_event", "followup"):
         t, e = times(data, m.endpoint)
         t, e = t[keep], e[keep]
+        if t.size == 0:  # nobody in the subset: nothing estimated (the kernels give NaN too)
+            return nan, nan, nan, nan
         if q == "followup":
             return kkm.lifelines_median(KaplanMeierFitter().fit(t, 1 - e))[0], nan, nan, nan
         kmf = KaplanMeierFitter().fit(t, e)
@@ -158,7 +160,7 @@ def _reference(data: dict, plan: Plan, item: ItemPlan, settings: Settings) -> tu
         est, lo, hi, p = _cox_reference(t[ok], e[ok], x[ok], j, cox_ties(plan, settings))
     if test in ("logrank", "fisher", "chi2"):
         p = _reference_test(data, plan, item, keep)
-    return (p, nan, nan, p) if q == "P" else (est, lo, hi, p)
+    return _p_row(p) if q == "P" else (est, lo, hi, p)
 
 
 def _p_row(p: float) -> tuple[float, float, float, float]:

@@ -129,3 +129,15 @@ def test_study_run_works_unchanged_for_a_spec_paper(toy, tmp_path, monkeypatch):
     assert table.loc["os_median", "status"] in ("supported", "uninformative", "borderline", "contradicted")
     assert (tmp_path / "tables" / "results" / "60_toy.csv").exists()
     assert json.loads((calibrate.path_of("toy")).read_text())["converged"]
+
+
+def test_sensitivity_refits_and_leave_one_out_work_for_a_spec_paper(toy):
+    """The shared sweep and the leave-one-target-out refits call calibrate(settings, start, targets)."""
+    from helpers import infeasibility, sensitivity
+
+    calibrate.main(["toy"])
+    start = calibrate.load("toy")["params"]
+    settings, status, objective, _ = sensitivity._refit("toy", {"pfs_shape": 1.3}, start)
+    assert status == "converged" and settings["pfs_shape"] == 1.3 and objective < 1.0
+    conflicts = infeasibility.model_conflicts("toy")
+    assert set(conflicts.numbers) >= set(calibration.targets("toy"))

@@ -78,6 +78,10 @@ bench: $(STAMP) ## time the replication engine against a plain lifelines loop ->
 calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibrated/ (slow)
 	@$(PY) -m helpers.calibrate all
 
+.PHONY: new-paper
+new-paper: $(STAMP) ## scaffold a paper from templates: make new-paper NAME=<paper> [PREFIX=<claim-ID prefix>]
+	@$(PY) -m helpers.spec.scaffold "$(NAME)" $(if $(PREFIX),--prefix "$(PREFIX)")
+
 validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> reports/validation, docs/figures
 	@$(PY) -m pytest -q -m slow tests
 	@mkdir -p docs/figures && cp reports/validation/coverage.png docs/figures/validation_coverage.png

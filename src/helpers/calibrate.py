@@ -9,17 +9,15 @@ committed file and refuses one that is missing or was produced by other settings
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
 from typing import Any
 
-from . import ledger, paths
+from . import contract, ledger, paths
 from .io import write_json_atomic
 
 # papers with a calibration module (helpers/<paper>/calibration.py)
-CALIBRATED_PAPERS = tuple(p for p in ledger.PAPERS if importlib.util.find_spec(f"helpers.{p}.calibration"))
+CALIBRATED_PAPERS = tuple(p for p in ledger.PAPERS if contract.declares(p, "calibration"))
 
 
 class CalibrationError(RuntimeError):
@@ -27,7 +25,7 @@ class CalibrationError(RuntimeError):
 
 
 def _module(paper: str):
-    return importlib.import_module(f"helpers.{path_of(paper).stem}.calibration")
+    return contract.module(path_of(paper).stem, "calibration")
 
 
 def path_of(paper: str):
@@ -67,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     papers = CALIBRATED_PAPERS if not args or args == ["all"] else args
     for paper in papers:
-        try:
-            importlib.import_module(f"helpers.{paper}.calibration")
-        except ModuleNotFoundError:
+        if contract.module(paper, "calibration") is None:
             print(f"{paper}: no calibration module yet, skipped")
             continue
         fit = run(paper)

@@ -16,12 +16,10 @@ the identical value and CI as the same kind of quantity. ``used_by`` says why, i
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections import defaultdict
 from functools import cache
 
-from . import assumptions, audit, ledger, paths
+from . import assumptions, audit, contract, ledger, paths
 
 
 class ProvenanceError(ValueError):
@@ -29,12 +27,7 @@ class ProvenanceError(ValueError):
 
 
 def _module(paper: str, name: str):
-    spec = f"helpers.{paper}.{name}"
-    try:
-        found = importlib.util.find_spec(spec) is not None
-    except ModuleNotFoundError:  # the paper's package does not exist yet
-        return None
-    return importlib.import_module(spec) if found else None
+    return contract.module(paper, name)  # None: the paper has no such module (yet)
 
 
 def declared_uses(paper: str) -> list[tuple[str, str, str]]:

@@ -23,8 +23,6 @@ the verdicts.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import audit, ledger, replicate, results
+from . import audit, contract, ledger, replicate, results
 from .settings import Settings
 
 CORE_MODULES = ("settings", "model", "analysis", "figures")  # calibration.py only where something is fitted
@@ -43,20 +41,19 @@ class ContractError(ImportError):
 
 
 def module(paper: str, name: str):
-    """``helpers.<paper>.<name>``, or an error naming what is missing and where it goes."""
-    try:
-        return importlib.import_module(f"helpers.{paper}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name not in (f"helpers.{paper}", f"helpers.{paper}.{name}"):
-            raise
+    """``helpers.<paper>.<name>`` (or the generic one of a spec paper, ``helpers.contract``), or an
+    error naming what is missing and where it goes."""
+    found = contract.module(paper, name)
+    if found is None:
         raise ContractError(
-            f"paper {paper!r} has no src/helpers/{paper}/{name}.py; every paper package has "
-            f"{', '.join(CORE_MODULES)} (see README, 'How to add a paper')"
-        ) from None
+            f"paper {paper!r} has no src/helpers/{paper}/{name}.py (nor data/specs/{paper}.yaml); every "
+            f"paper package has {', '.join(CORE_MODULES)} (see README, 'How to add a paper')"
+        )
+    return found
 
 
 def has_calibration(paper: str) -> bool:
-    return importlib.util.find_spec(f"helpers.{paper}.calibration") is not None
+    return contract.module(paper, "calibration") is not None
 
 
 def load_settings(paper: str, overrides: Mapping[str, Any] | None = None,

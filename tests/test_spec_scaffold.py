@@ -78,7 +78,6 @@ def test_an_unfinished_paper_breaks_nothing(project, monkeypatch, capsys):
 
 # scorecard.build concatenates the gap rows of the papers whose notebooks have not run in this scratch
 # folder (all-NA columns); pandas 2.3 warns about that concatenation (reported to the lead)
-@pytest.mark.filterwarnings("ignore:The behavior of DataFrame concatenation:FutureWarning")
 def test_once_written_the_paper_runs_and_reaches_the_scorecard(project, monkeypatch):
     """The user's part is YAML only: the toy paper's ledger, assumptions and spec replace the skeleton."""
     scaffold.new_paper("toy", execute=False)

@@ -42,7 +42,8 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
          "status": "not-implemented", "notebook": ""}
         for paper, ids in ledger.claims_index().items() for cid in ids if cid not in covered
     ]  # fmt: skip
-    out = pd.concat([rows, pd.DataFrame(gaps, columns=rows.columns)], ignore_index=True) if gaps else rows
+    # from records, not by concatenating frames: an all-NA gap column must not set the dtype
+    out = pd.DataFrame([*rows.to_dict("records"), *gaps], columns=rows.columns) if gaps else rows
     order = {p: i for i, p in enumerate(ledger.PAPERS)}
     out = out.assign(_p=out.paper.map(order)).sort_values(["_p", "claim_id", "item"], kind="stable")
     return out.drop(columns="_p").reset_index(drop=True)

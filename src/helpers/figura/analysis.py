@@ -167,13 +167,30 @@ def _stack(cohorts: Sequence[model.Cohort], name: str) -> np.ndarray:
     return np.stack([c.patient[name] for c in cohorts])
 
 
-def _draws(ref: str, estimate, lo=None, hi=None, p=None) -> pd.DataFrame:
-    cid, item = ref.split("/")
-    est = np.asarray(estimate, float)
-    nan = np.full(est.shape, np.nan)
-    return pd.DataFrame({"rep": np.arange(est.size), "claim_id": cid, "item": item, "estimate": est,
-                         "lo": nan if lo is None else lo, "hi": nan if hi is None else hi,
-                         "p": nan if p is None else p})  # fmt: skip
+class _Draws:
+    """Long draws collected item by item as arrays, made a DataFrame once (one frame per item
+    would cost more than the statistics for the cheap items)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, ref: str, estimate, lo=None, hi=None, p=None, suffix: str = "") -> None:
+        est = np.asarray(estimate, float)
+        nan = np.full(est.shape, np.nan)
+        self.parts.append((ref + suffix, est, *(nan if a is None else np.asarray(a, float) for a in (lo, hi, p))))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["rep", "claim_id", "item", "estimate", "lo", "hi", "p"])
+        sizes = [part[1].size for part in self.parts]
+        cid, item = zip(*(part[0].split("/") for part in self.parts), strict=True)
+        return pd.DataFrame({
+            "rep": np.concatenate([np.arange(n) for n in sizes]),
+            "claim_id": np.repeat(np.array(cid, dtype=object), sizes),
+            "item": np.repeat(np.array(item, dtype=object), sizes),
+            **{col: np.concatenate([part[i] for part in self.parts])
+               for i, col in enumerate(("estimate", "lo", "hi", "p"), start=1)},
+        })  # fmt: skip
 
 
 def lesion_fits(cohorts: Sequence[model.Cohort], settings: Settings, methods: Iterable[str] = tuple(METHODS)):
@@ -217,41 +234,37 @@ def analyse(cohorts: Sequence[model.Cohort], settings: Settings, include: Iterab
     The printed sizes fed to the simulator (``settings.INPUTS``) get no draws.
     """
     refs = wanted(include)
-    parts = []
+    out = _Draws()
     n = cohorts[0].n_lesion_patients
     if refs & {*COUNTS, *SHARES}:
         pat = {k: _stack(cohorts, k)[:, :n].sum(axis=1).astype(float) for k in model.PATTERNS}
         pat["patients"] = np.full(len(cohorts), float(n))
         for ref, key in COUNTS.items():
             if ref in refs:
-                parts.append(_draws(ref, pat[key]))
+                out.add(ref, pat[key])
         with np.errstate(invalid="ignore", divide="ignore"):
             for ref, (num, den) in SHARES.items():
                 if ref in refs:
-                    parts.append(_draws(ref, np.where(pat[den] > 0, 100 * pat[num] / pat[den], np.nan)))
+                    out.add(ref, np.where(pat[den] > 0, 100 * pat[num] / pat[den], np.nan))
     if "FIG-02/followup_median" in refs:
         t, e = _stack(cohorts, "os_time")[:, :n], _stack(cohorts, "os_event")[:, :n]
-        parts.append(_draws("FIG-02/followup_median", followup_median(t, e)))
-    or_refs = [ref for ref in OR_ITEMS.values() if ref in refs]
-    if or_refs:
+        out.add("FIG-02/followup_median", followup_median(t, e))
+    if any(ref in refs for ref in OR_ITEMS.values()):
         fits = lesion_fits(cohorts, settings, methods)
         for j, ref in enumerate(OR_ITEMS.values()):
             if ref in refs:
                 for m, vals in fits.items():
-                    d = _draws(ref, *(v[j] for v in vals))
-                    parts.append(d.assign(item=d["item"] + SUFFIX[m]))
+                    out.add(ref, *(v[j] for v in vals), suffix=SUFFIX[m])
     big = _stack(cohorts, "any_ge5cm").astype(float)
     if "FIG-09/any_lesion_ge5cm" in refs:
-        parts.append(_draws("FIG-09/any_lesion_ge5cm", big.sum(axis=1)))
+        out.add("FIG-09/any_lesion_ge5cm", big.sum(axis=1))
     if "FIG-09/any_lesion_ge5cm_pct" in refs:
-        parts.append(_draws("FIG-09/any_lesion_ge5cm_pct", 100 * big.mean(axis=1)))
+        out.add("FIG-09/any_lesion_ge5cm_pct", 100 * big.mean(axis=1))
     for ref, (t, e) in SURVIVAL.items():
         if ref in refs:
             fit = cox_fit(_stack(cohorts, t), _stack(cohorts, e).astype(float), big, ties=settings["cox_ties"])
-            parts.append(_draws(ref, fit.hr[:, 0], fit.hr_lo[:, 0], fit.hr_hi[:, 0], fit.p[:, 0]))
-    if not parts:
-        return pd.DataFrame(columns=["rep", "claim_id", "item", "estimate", "lo", "hi", "p"])
-    return pd.concat(parts, ignore_index=True)
+            out.add(ref, fit.hr[:, 0], fit.hr_lo[:, 0], fit.hr_hi[:, 0], fit.p[:, 0])
+    return out.frame()
 
 
 def method_bands(draws: pd.DataFrame) -> pd.DataFrame:

@@ -31,16 +31,15 @@ def effects_forest(table: pd.DataFrame) -> plt.Figure:
 
 def methods_forest(comparison: pd.DataFrame) -> plt.Figure:
     """One panel per method: the printed OR, the seeded cohort's OR by that method and its band."""
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(13, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(13, 4.0), sharex=True)
     for ax, (method, text) in zip(axes, METHODS.items(), strict=True):
         rows = comparison[comparison.method == method].reset_index(drop=True)
         figures.forest(rows, ax=ax, title=text, xlabel="odds ratio of local failure (log scale)")
+        ax.get_legend().remove()
         if ax is not axes[0]:
             ax.set_yticklabels([])
-            ax.get_legend().remove()
-        else:
-            ax.legend(loc="lower left", fontsize=7)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return figures.save(fig, "20_figura_methods")
 
 

@@ -19,7 +19,7 @@ def run_into(tmp_path, monkeypatch):
         monkeypatch.setattr(paths, "PROJ_ROOT", root)  # reports/ goes to the temp folder
         monkeypatch.setenv("CART_WORKERS", str(workers))
         nbs = [runner.resolve("01"), runner.resolve("20")]
-        runner.run(nbs, {"seed": 11, "replicates": 20, "sensitivity_replicates": 2}, quiet=True)
+        runner.run(nbs, {"seed": 11, "replicates": 20}, quiet=True)
         return root / "reports" / "tables"
 
     return _run

@@ -9,7 +9,7 @@ n = 69, the smallest cohort) and analysed with the batched kernels:
 - Cox (Efron) HR 95% CI: arm HR 0.6 (times rounded to 0.1 month, so ties), plus the type I
   error of the Wald test for a second covariate with no effect;
 - logistic OR 95% CI: exposure OR 2, adjusted for a continuous covariate;
-- GEE OR 95% CI (exchangeable, robust SE; the numpy GEE of ``helpers.figura.gee``): 63 patients
+- GEE OR 95% CI (exchangeable, robust SE; the numpy GEE of ``helpers.kernels.gee``): 63 patients
   with 469 lesions, a lesion-level binary feature, a patient random intercept (SD 1). The true
   marginal OR is computed by Gauss-Hermite quadrature: the feature is independent of the random
   effect, so the marginal mean is exactly logistic in it and GEE is consistent for that OR;
@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from helpers import io, kernels, paths
-from helpers.figura.gee import gee_exchangeable
+from helpers.kernels.gee import gee_exchangeable
 from helpers.kernels.rank import mann_whitney
 
 SIZES = (238, 69)

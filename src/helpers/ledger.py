@@ -20,11 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from . import paths, tokens
 
 
+# libyaml's C loader when present (10x faster, same result: every scalar a string)
+STRING_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
 def _registry() -> tuple[tuple[str, ...], dict[str, str]]:
     """Papers and their claim-ID prefixes, in the order of ``claims_index.yaml`` (the one registry)."""
     path = paths.REPORTED / "claims_index.yaml"
     try:
-        index = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
+        index = yaml.load(path.read_text(encoding="utf-8"), Loader=STRING_LOADER)
         prefixes = {paper: claims[0]["claim_id"].split("-")[0] for paper, claims in index.items()}
     except (OSError, yaml.YAMLError, AttributeError, KeyError, IndexError, TypeError) as exc:
         raise LedgerError(f"{path}: cannot read the list of papers and claims ({exc}); restore it from git") from None
@@ -140,7 +144,7 @@ def _yaml(path: Path) -> dict:
         )
     try:
         with path.open(encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=yaml.BaseLoader)  # every scalar stays a string
+            data = yaml.load(fh, Loader=STRING_LOADER)  # every scalar stays a string
     except yaml.YAMLError as exc:
         raise LedgerError(f"{path}: not valid YAML ({exc}). Fix the syntax at the line shown.") from exc
     if not isinstance(data, dict):

@@ -27,7 +27,6 @@ import pandas as pd
 from scipy import optimize, special
 
 from ..settings import Settings
-from .settings import INPUTS  # noqa: F401  (helpers.provenance reads the simulator's inputs here)
 
 FEATURES = ("size_ge5cm", "suvmax_ge10", "extranodal")
 LOGOR = {"size_ge5cm": "lf_logor_size", "suvmax_ge10": "lf_logor_suv", "extranodal": "lf_logor_extranodal"}

@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import paths, tokens
 
-
 # libyaml's C loader when present (10x faster, same result: every scalar a string)
 STRING_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 

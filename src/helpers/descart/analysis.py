@@ -37,6 +37,7 @@ from ..kernels import km as kkm
 from ..kernels.cox import cox_fit
 from ..kernels.cox_univariable import cox_univariable
 from ..kernels.exact import fisher_2xk
+from ..kernels.km_interpolated import interpolated_median
 from ..kernels.logrank import logrank
 from .settings import BRIDGING, GROUPS, INPUTS, PAPER, RESPONSE, SALVAGE
 
@@ -53,10 +54,6 @@ Selector = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 # ----------------------------------------------------------------------------- specification
 # A selector works on one cohort (1-D arrays) and on stacked cohorts (2-D, one row per cohort).
-def _all(c):
-    return np.ones(np.shape(c["group"]), dtype=bool)
-
-
 def _group(k: int) -> Selector:
     return lambda c: c["group"] == k
 
@@ -553,29 +550,6 @@ def _batched_km(S, R, wanted, emit, median_rule) -> None:
                     emit(ref, 100 * (1 - s_t), 100 * (1 - s_hi), 100 * (1 - s_lo))
                 else:
                     emit(ref, 100 * s_t, 100 * s_lo, 100 * s_hi)
-
-
-def interpolated_median(curves: kkm.KMCurves) -> np.ndarray:
-    """Median of each KM curve with S interpolated linearly between event times (inf if never
-    at or below 0.5): continuous in the event times, unlike the step median. Calibration only."""
-    surv, t = curves.survival, curves.time
-    r = np.arange(surv.shape[0])
-    reach = surv <= 0.5
-    j = np.argmax(reach, axis=1)
-    found = reach[r, j]
-    # the step before position j: the last position with a larger S (an earlier event), else t = 0, S = 1
-    drop = np.ones_like(reach)
-    drop[:, 1:] = surv[:, 1:] < surv[:, :-1]
-    drop[:, 0] = surv[:, 0] < 1.0
-    idx = np.where(drop, np.arange(surv.shape[1]), -1)
-    prev_event = np.maximum.accumulate(idx, axis=1)
-    k = np.where(j > 0, prev_event[r, np.maximum(j - 1, 0)], -1)
-    t_prev = np.where(k >= 0, t[r, np.maximum(k, 0)], 0.0)
-    s_prev = np.where(k >= 0, surv[r, np.maximum(k, 0)], 1.0)
-    s_j, t_j = surv[r, j], t[r, j]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(s_prev > s_j, (s_prev - 0.5) / (s_prev - s_j), 1.0)
-    return np.where(found, t_prev + frac * (t_j - t_prev), np.inf)
 
 
 def _batched_followup(S, wanted, emit) -> None:

@@ -13,7 +13,7 @@ Smoothness and noise (measured; see the final report of this conversion):
 
 - a Kaplan-Meier median by the R/SAS rule is a step function of the parameters (it jumps from
   one event time to the next); the objective uses the median of the KM curve interpolated
-  linearly between event times (``analysis.interpolated_median``), continuous in the event
+  linearly between event times (``kernels.km_interpolated``), continuous in the event
   times; at these sizes it differs from the step median by a fraction of the gap between events
   (the results tables always use the R/SAS rule);
 - the medians, cheap to compute, come from a registry of their own 80 times the printed size

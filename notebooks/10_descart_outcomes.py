@@ -147,7 +147,7 @@ plt.show()
 # assumed accrual, which was never fitted), the median time to failure (2.7 against 2.3–2.6, set
 # by the assumed spread of failures within D31–D90), the abstract's pooled after-D30 OS median of
 # 3.0 months (infeasible: it lies outside the two medians it pools, 6.1 and 9.6), registry PFS
-# (median 4.6 months and 44.5% at 6 months need about 90 deaths without progression by 6 months,
+# (median 4.6 months and 44.5% at 6 months need about 95 deaths without progression by 6 months,
 # which the model does not have and the paper does not report) and the 356 responders (an
 # assumed 90% of later failures had responded first; 356 needs about 75%). The 11 calibrated
 # numbers here are consistency checks, not evidence (3 supported, 8 uninformative).

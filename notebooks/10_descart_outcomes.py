@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution,-ExecuteTime
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -papermill,-widgets,-varInspector
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -18,140 +22,135 @@
 # doi:10.1182/blood.2022016945 (French DESCAR-T registry).
 # **Claims:** DES-01 … DES-14, DES-19, DES-20 (the Cox models, DES-15 … DES-18, are in notebook 11).
 #
+# **Source:** the full text (Blood CME article): counts, medians with CIs, landmarks and P values
+# from the text and figure legends. No patient-level data, no curves digitised: what the text
+# does not print (the shape of each curve, missing values, the CRP and ferritin units, the
+# multivariable models' covariates) is assumed, and each assumption can be moved.
+#
 # We simulate the 550 infused patients and their 238 failures (`helpers/descart/model.py`):
 # printed counts are inputs, markers share one latent tumor-burden factor, PFS-2 and OS-2 come
 # from Weibull hazards with OS-2 = PFS-2 + survival after the next progression, and follow-up
 # comes from a rising accrual up to the April 2021 cut-off. Ten hazard parameters are calibrated
-# to eleven printed numbers (six medians, five hazard ratios); the rest are held out.
+# to eleven printed numbers (six medians, five hazard ratios); roles follow from what each
+# printed number was used for (`helpers.provenance`).
 
 # %% tags=["parameters"]
-seed: int = 20221208  # seed of the notebook's one generator
-replicates: int = 200  # same-size replicate registries for the Monte Carlo bands
-sensitivity_multiplier: int = 10  # size of the large cohorts of the sensitivity table (x the printed sizes)
+seed: int = 20221208  # seed of the notebook's one generator (allowed: >= 0)
+replicates: int = 1000  # same-size replicate registries per band (allowed: 1 to 100000)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import assumptions, calibrate, notebook, results
-from helpers.descart import analysis, model, report
+from helpers import calibrate, notebook, provenance, results, sensitivity, study
+from helpers.descart import figures
+from helpers.descart import settings as descart_settings
 
-rng = notebook.start(seed, replicates, sensitivity_multiplier=sensitivity_multiplier)
+rng = notebook.start(seed, replicates)
 CLAIMS = ("DES-01", "DES-02", "DES-03", "DES-04", "DES-05", "DES-06", "DES-07", "DES-08", "DES-09",
           "DES-10", "DES-11", "DES-12", "DES-13", "DES-14", "DES-19", "DES-20")  # fmt: skip
 
 # %% [markdown]
 # ## Assumed
 # What the paper does not give (`data/assumed/descart.yaml`): marker distributions and units,
-# the strength of the latent burden factor, missing shares, salvage effects, accrual, cytopenia.
+# the latent burden factor, missing shares, salvage effects, accrual, cytopenia rates, and three
+# analysis choices the methods section does not state (Cox ties, the multivariable covariates,
+# the reference of the salvage classes). "derived from" names the printed numbers a value was
+# worked out from: those numbers are not held out.
 
 # %%
-assumptions.table("descart")[["value", "unit", "range", "why"]]
+descart_settings.assumed_table()
 
 # %% [markdown]
 # ## Calibrated
-# Least squares on log scale, each printed target weighted by the SE its 95% CI implies, on one
-# large registry with common random numbers (`helpers/descart/calibration.py`). Residuals are in
-# SE units: a consistency check, not a result.
+# Levenberg–Marquardt on log residuals, each printed target weighted by the SE its 95% CI
+# implies, on one registry 20 times the printed size with common random numbers
+# (`helpers/descart/calibration.py`). Residuals are in SE units: a consistency check, not a result.
 
 # %%
-fit = calibrate.load("descart")
-params = model.default_params()
-pd.DataFrame(fit["targets"]).set_index(["claim_id", "item"]).round(3)
+pd.DataFrame(calibrate.load("descart")["targets"]).set_index(["claim_id", "item"]).round(3)
 
 # %% [markdown]
-# Roles of the printed numbers: printed counts the simulator takes as inputs are descriptive;
-# the calibration targets are calibrated; everything else is held out.
+# Roles of the printed numbers, computed from their uses: `input` (a printed count the simulator
+# takes), `calibrated` (fitted, used to set an assumption, or a repeat of such a number),
+# `held-out` (nothing used it).
 
 # %%
-report.role_counts().rename("numeric items").to_frame()
+provenance.role_table("descart").role.value_counts().to_frame("printed numbers")
 
 # %% [markdown]
-# ## Simulate and re-derive one registry
-# One registry at the printed sizes; Kaplan–Meier medians with log-log CIs (lifelines; SAS
-# LIFETEST's default transform), landmarks, log-rank tests, reverse-KM follow-up, χ² and a
-# Monte Carlo Fisher exact test (scipy). Then `replicates` same-size registries through the
-# batched kernels give the 95% band each printed number is judged against.
+# ## Simulated and re-derived
+# One registry at the printed sizes, re-derived with the reference libraries: Kaplan–Meier medians
+# with log-log CIs and the R/SAS midpoint rule, landmarks, log-rank tests (lifelines), reverse-KM
+# follow-up, χ² and a Monte Carlo Fisher exact test (scipy). Then `replicates` same-size registries
+# through the batched kernels.
 
 # %%
-cohort = model.simulate(rng, params)
-single = analysis.single_cohort(cohort, params, rng, parts=("outcomes",))
-rows = report.result_rows(single, cohort, CLAIMS)
-draws = report.monte_carlo(params, seed, replicates, CLAIMS)
-table = report.finish(rows, draws)
-results.save(table, "10_descart_outcomes")
-COLUMNS = ["claim_id", "item", "role", "reported", "reported_lo", "reported_hi", "rederived",
-           "rederived_lo", "rederived_hi", "mc_lo", "mc_median", "mc_hi", "status"]  # fmt: skip
+run = study.run("descart", seed=seed, replicates=replicates, rng=rng, claims=CLAIMS, save_as="10_descart_outcomes")
+results.display(run.table, ["claim_id", "item", "role", "reported", "rederived", "rederived_lo", "rederived_hi", "method"])
 
 # %% [markdown]
-# ### Inputs (DES-01 … DES-07)
-# Printed counts go in exactly; the re-derived column checks that they did. Items the model
-# does not simulate (autologous vs allogeneic transplant) stay empty; DES-13's radiotherapy
-# group of 12 differs from the 17 patients DES-06 counts, and the model follows DES-06. Held out
-# here: the median follow-up (set by the assumed accrual, see the sensitivity table) and the
-# median time to failure, which depends on the assumed shape within each timing group.
+# PFS-2 and OS-2 of the seeded registry, overall (the paper's Figures 2 and 3) and by time to
+# failure (Figures 4 and 5), with the numbers at risk.
 
 # %%
-results.display(table[table.claim_id.isin(CLAIMS[:7])], COLUMNS)
-
-# %% [markdown]
-# ### Survival after failure (DES-08 … DES-14)
-# Medians, landmarks and log-rank P values. The abstract's pooled "after D30" median of 3.0
-# months (DES-12) cannot sit between its two parts (6.1 and 9.6 months): the model, which
-# fits the group medians, predicts about 6 months, a miss shared by every model that fits DES-11.
-# The abstract's 1.7 months for D0–D30 is the results' 1.9 printed differently (both are compared).
-
-# %%
-results.display(table[table.claim_id.isin(CLAIMS[7:14])], COLUMNS)
-
-# %% [markdown]
-# ### The whole registry and cytopenia (DES-19, DES-20)
-# Registry PFS from infusion needs a model of the 312 non-progressive patients, which here is
-# only follow-up and a small non-relapse mortality: with 238 of 550 failing, a median PFS of
-# 4.6 months needs more than half of the registry to have an event by then, which the printed
-# counts do not allow unless deaths or patients outside the 550 count as events. Cytopenia by
-# product is an assumed input (its direction is descriptive; its χ² P is predicted); the model has
-# no link between cytopenia and salvage choice, so the Fisher P is predicted to be uniform (its
-# band uses Pearson's χ² on the same 2 × 5 table).
-
-# %%
-results.display(table[table.claim_id.isin(CLAIMS[14:])], COLUMNS)
-
-# %% [markdown]
-# Summary of statuses by role.
-
-# %%
-pd.crosstab(table.role, table.status)
-
-# %% [markdown]
-# ## Figures: PFS-2 and OS-2 of the simulated cohort
-# Overall (Figures 2 and 3 of the paper) and by time to failure (Figures 4 and 5), with the
-# numbers at risk.
-
-# %%
-report.km_figure(cohort, "10_descart_km")
+figures.km(run.cohort, "10_descart_km")
 plt.show()
 
 # %% [markdown]
-# ## Sensitivity
-# Large registries (`sensitivity_multiplier` × the printed sizes, so the numbers are close to
-# their population values) with one assumption moved at a time: the latent-factor loading
-# (correlation strength), the accrual ramp (follow-up) and the non-relapse mortality of the
-# non-progressive patients (registry PFS). The missing shares and the CRP/ferritin units act on
-# the Cox models: see notebook 11.
+# ## Bands
+# Each printed number against the same number in same-size registries: its predictive percentile,
+# the power the check had against the stated alternative, and the status (`helpers.verdicts`).
+# Inputs are shown, not judged.
 
 # %%
-refs = ["DES-01/followup", "DES-08/pfs2_median", "DES-09/os2_median", "DES-12/os_median_after_d30_abstract",
-        "DES-19/registry_pfs_median", "DES-19/dor_median"]  # fmt: skip
-moves = {"burden_loading": [0.0, 0.5, 0.8], "accrual_ramp": [1.0, 2.0, 3.0], "nonprogressive_nrm_rate": [0.0, 0.02]}
-report.sensitivity(params, moves, refs, seed, sensitivity_multiplier).round(2)
+results.display(run.table, results.VIEW)
 
 # %% [markdown]
-# Reading: the median follow-up is set by the accrual assumption alone; a faster rise in
-# infusions (ramp 3) brings it to the printed 7.9 months, but we keep the a-priori ramp 2 rather
-# than tune an assumption to a held-out number. The registry PFS median falls toward 4.6 months
-# only with a non-relapse mortality four times the assumed one, and still misses. The loading
-# moves the survival medians little: they are governed by the calibrated hazards.
+# Statuses by role.
+
+# %%
+pd.crosstab(run.table.role, run.table.status)
+
+# %% [markdown]
+# Why each contradicted number misses (`analysis.REASONS`, and the audit's arithmetic findings).
+
+# %%
+results.display(run.table[run.table.status == "contradicted"], ["claim_id", "item", "reported", "mc_lo", "mc_hi", "reason"])
+
+# %% [markdown]
+# ## Sensitivity
+# Which verdicts change when an assumption moves across its range (the model refitted each
+# time): filled by the lead's sweep (`make sensitivity`).
+
+# %%
+sensitivity.changes("descart", CLAIMS)
+
+# %%
+sensitivity.tornado("descart", CLAIMS)
+plt.show()
+
+# %% [markdown]
+# ## What survives
+# Of DESCAR-T's 139 printed numbers, 68 are counts and percentages the simulator takes as inputs
+# and 2 (autologous vs allogeneic transplant) are not simulated. In this notebook's claims, **31
+# held-out numbers** are judged. **4 are supported by a check that could have failed**: OS-2 at
+# 6 months (47.9%), the two log-rank P values of OS by failure timing, and duration of response at
+# 6 months (57.7%). **18 are uninformative**: the 13 salvage-class medians and P values and the
+# Fisher P (classes of 11 to 59 patients: a same-size study could hardly tell them from values 25%
+# away or from no effect, power 0–9%), and five others whose check had 12–79% power (the D31–D90
+# medians, OS-2 at 12 months, OS at 6 months after very early failure, the PFS-2 log-rank P). The
+# PFS-2 bands are about twice as wide as the printed CIs: the model's PFS-2 curves are flatter
+# around their medians than the paper's. **1 is borderline** (median
+# duration of response, 11.1 months, at the 98th percentile). **8 are contradicted**, none
+# unexplained: the three median follow-ups (7.9, 9.0, 7.8 months against about 10.6 from the
+# assumed accrual, which was never fitted), the median time to failure (2.7 against 2.3–2.6, set
+# by the assumed spread of failures within D31–D90), the abstract's pooled after-D30 OS median of
+# 3.0 months (infeasible: it lies outside the two medians it pools, 6.1 and 9.6), registry PFS
+# (median 4.6 months and 44.5% at 6 months need about 95 deaths without progression by 6 months,
+# which the model does not have and the paper does not report) and the 356 responders (an
+# assumed 90% of later failures had responded first; 356 needs about 75%). The 11 calibrated
+# numbers here are consistency checks, not evidence (3 supported, 8 uninformative).
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -16,9 +16,9 @@ def scratch_data(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "REPORTED", data / "reported")
     monkeypatch.setattr(paths, "ASSUMED", data / "assumed")
     monkeypatch.setattr(paths, "CALIBRATED", data / "calibrated")
-    ledger._cached_frame.cache_clear()
+    ledger.clear_caches()
     yield data
-    ledger._cached_frame.cache_clear()
+    ledger.clear_caches()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -21,7 +21,7 @@ def refresh_registry(monkeypatch) -> None:
     monkeypatch.setattr(ledger, "PAPERS", papers)
     monkeypatch.setattr(ledger, "PREFIX", prefix)
     monkeypatch.setattr(calibrate, "CALIBRATED_PAPERS", tuple(p for p in papers if contract.declares(p, "calibration")))
-    ledger._cached_frame.cache_clear()
+    ledger.clear_caches()
     provenance._roles.cache_clear()
 
 

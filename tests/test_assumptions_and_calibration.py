@@ -18,7 +18,7 @@ def test_assumptions_load_and_override(scratch_data):
     _write_assumed(scratch_data, GOOD)
     assert assumptions.load("demo") == {"share": 0.4}
     assert assumptions.load("demo", {"share": 0.35}) == {"share": 0.35}
-    assert list(assumptions.table("demo").columns) == ["value", "unit", "range", "why", "source"]
+    assert list(assumptions.table("demo").columns) == ["value", "unit", "range", "derived from", "why", "source"]
 
 
 def test_unknown_override_names_the_known_ones(scratch_data):

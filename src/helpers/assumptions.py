@@ -86,11 +86,19 @@ def load(paper: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def table(paper: str) -> pd.DataFrame:
-    """The assumptions of a paper, for display: value, sensitivity range, why, source."""
+    """The assumptions of a paper, for display: value, how it moves (range, alternatives, or why it
+    cannot), the printed numbers it was worked out from, why, source."""
     rows = [
         {"assumption": name, "value": a.value, "unit": a.unit or "",
-         "range": "" if a.range is None else f"{a.range[0]:g} to {a.range[1]:g}",
-         "why": a.why, "source": a.source}
+         "range": _moves(a), "derived from": ", ".join(a.derived_from), "why": a.why, "source": a.source}
         for name, a in entries(paper).items()
     ]  # fmt: skip
     return pd.DataFrame(rows).set_index("assumption")
+
+
+def _moves(a: Assumption) -> str:
+    if a.range is not None:
+        return f"{a.range[0]:g} to {a.range[1]:g}"
+    if a.alternatives:
+        return "or " + ", ".join(str(v) for v in a.alternatives)
+    return f"fixed: {a.fixed}" if a.fixed else ""

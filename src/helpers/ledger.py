@@ -272,9 +272,19 @@ def load_all() -> pd.DataFrame:
 
 def lookup(paper: str, ref: str) -> pd.Series:
     """The ledger row of 'CLAIM-ID/item'."""
-    df = frame(paper)
-    claim_id, item = ref.split("/")
-    hit = df[(df.claim_id == claim_id) & (df.item == item)]
-    if hit.empty:
+    row = _by_ref(paper).get(ref)
+    if row is None:
         raise LedgerError(f"{paper}.yaml has no item {ref}")
-    return hit.iloc[0]
+    return row.copy()
+
+
+def clear_caches() -> None:
+    """Forget every ledger read so far (after a ledger file changed on disk)."""
+    _cached_frame.cache_clear()
+    _by_ref.cache_clear()
+
+
+@cache
+def _by_ref(paper: str) -> dict[str, pd.Series]:
+    df = _cached_frame(paper)
+    return {f"{c}/{i}": r for (c, i), (_, r) in zip(zip(df.claim_id, df["item"], strict=True), df.iterrows(), strict=True)}

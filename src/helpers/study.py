@@ -94,7 +94,7 @@ def run(paper: str, *, seed: int, replicates: int, rng: np.random.Generator,
     model, analysis = module(paper, "model"), module(paper, "analysis")
     wanted = set(claims) if claims is not None else set(ledger.claims_index()[paper])
     cohort = model.simulate(rng, s)
-    rows = analysis.rederive(cohort, s, rng)
+    rows = analysis.rederive(cohort, s, rng, include=sorted(wanted))
     rows = rows[rows.claim_id.isin(wanted)].reset_index(drop=True)
 
     def simulate(r: np.random.Generator):

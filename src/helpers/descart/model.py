@@ -46,7 +46,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..params import ParameterError, check_positive
-from .settings import BRIDGING, GROUPS, INPUTS, RESPONSE, SALVAGE  # noqa: F401  (INPUTS: read by helpers.provenance)
+from .settings import BRIDGING, GROUPS, RESPONSE, SALVAGE  # noqa: F401  (re-exported for the analysis)
 
 DAYS_PER_MONTH = 30.4375
 

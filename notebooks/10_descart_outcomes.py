@@ -35,7 +35,7 @@
 # printed number was used for (`helpers.provenance`).
 
 # %% tags=["parameters"]
-seed: int = 20221208  # seed of the notebook's one generator (allowed: >= 0)
+seed: int = 20221208  # seed of the notebook's one generator (allowed: 0 to 4294967295)
 replicates: int = 1000  # same-size replicate registries per band (allowed: 1 to 100000)
 
 # %%

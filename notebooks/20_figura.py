@@ -35,7 +35,7 @@
 # patient-level pattern is read off that patient's lesions. The work lives in `helpers.figura`.
 
 # %% tags=["parameters"]
-seed: int = 20221208  # seed of the notebook's one generator and of the replicate studies (allowed: > -1)
+seed: int = 20221208  # seed of the notebook's one generator and of the replicate studies (allowed: 0 to 4294967295)
 replicates: int = 1000  # same-size replicate studies per band (allowed: 1 to 100000)
 
 # %%

@@ -42,7 +42,7 @@ replicates: int = 1000  # same-size replicate registries per band (allowed: 1 to
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import calibrate, notebook, provenance, results, sensitivity, study
+from helpers import calibrate, notebook, provenance, results, sensitivity, spec, study
 from helpers.descart import figures
 from helpers.descart import settings as descart_settings
 
@@ -117,6 +117,47 @@ pd.crosstab(run.table.role, run.table.status)
 
 # %%
 results.display(run.table[run.table.status == "contradicted"], ["claim_id", "item", "reported", "mc_lo", "mc_hi", "reason"])
+
+# %% [markdown]
+# ## The survival claims from a study spec
+# The same PFS-2 and OS-2 numbers (DES-08 … DES-11) re-derived by a declarative model, the spec
+# variant `descart.survival` (`data/specs/descart.survival.yaml`, its own assumptions
+# `data/assumed/descart.survival.yaml` and fit `data/calibrated/descart.survival.json`): three
+# failure-timing groups of the printed sizes, each with its own PFS-2 (a durable-salvage share plus
+# an exponential second progression) and OS-2 = PFS-2 + exponential survival after the next
+# progression with a hazard ratio per group; no markers, no salvage classes, no latent burden.
+# Its six free parameters are fitted to the six medians the hand-built model is fitted to. Roles
+# come from each model's own declared uses, so an item can be calibrated in one and held out in
+# the other. Same seed and replicate count as the bands above, so the bands are comparable.
+
+# %%
+spec.fitted("descart.survival")
+
+# %%
+spec_run = study.run("descart.survival", seed=seed, replicates=replicates, rng=rng,
+                     claims=("DES-08", "DES-09", "DES-10", "DES-11"))  # fmt: skip
+results.side_by_side({"hand-built": run.table, "spec": spec_run.table})
+
+# %% [markdown]
+# **Beside the hand-built model.** Both models are fitted to the same six medians and return them
+# inside their bands, as a fit must (at 54 to 238 patients these are uninformative checks either
+# way). They differ in three places. *Roles:* the hand-built model's PFS-2 shape was worked out
+# from both landmarks, so DES-08's 6- and 12-month events are calibrated there; the spec's
+# durable-salvage share was worked out from the 12-month value only, so the 6-month value is held
+# out, and supported. *Band widths:* in the spec every patient of a failure-timing group has the
+# same hazards, while the hand-built model's markers (LDH, ECOG, CRP, ferritin, a latent tumor
+# burden) and salvage classes spread outcomes within each group; the spec's same-size registries
+# vary less, its checks are sharper, and OS-2 at 12 months (26.9%) is supported by the spec but
+# uninformative under the hand-built model. *One disagreement:* the held-out OS-2 median of the
+# D31–D90 failures (6.1 months) lies in the hand-built band and above the spec's, a contradiction
+# the spec's `reasons:` explains. A homogeneous group's OS-2 is its PFS-2 plus a survival after
+# the next progression, so few of the late failures die early; to meet the pooled median of 5.2
+# the fit must put the D31–D90 group lower. The fitted parameters show a second strain: the
+# D0–D30 group's survival after a second progression has a median of about 0.14 months, because
+# the spec has no death without progression and the printed medians (PFS-2 1.7, OS-2 1.9 months)
+# leave almost no time between the two. So the simpler model agrees with what it was fitted to,
+# tests two more numbers sharply, and shows that the printed D31–D90 and pooled OS-2 medians need
+# the within-group spread the hand-built model has.
 
 # %% [markdown]
 # ## Sensitivity

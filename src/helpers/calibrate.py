@@ -16,8 +16,8 @@ from typing import Any
 from . import contract, ledger, paths
 from .io import write_json_atomic
 
-# papers with a calibration module (helpers/<paper>/calibration.py)
-CALIBRATED_PAPERS = tuple(p for p in ledger.PAPERS if contract.declares(p, "calibration"))
+# papers (and spec variants, <paper>.<variant>: helpers.contract) with a calibration
+CALIBRATED_PAPERS = tuple(p for p in ledger.PAPERS + contract.variants() if contract.declares(p, "calibration"))
 
 
 class CalibrationError(RuntimeError):

@@ -12,6 +12,10 @@ An item's role follows: ``input``; ``calibrated`` (a target, or used to derive a
 otherwise ``held-out``. A number printed again as the same quantity inherits the role of the
 number it repeats: items linked by ``same_as``, by a ``same_quantity`` relation, or printed with
 the identical value and CI as the same kind of quantity. ``used_by`` says why, in words.
+
+Every function takes a model key: a paper, or a spec variant ``<paper>.<variant>``
+(``helpers.contract``), whose roles come from the variant's own spec and assumptions while the
+items are its paper's.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def declared_uses(paper: str) -> list[tuple[str, str, str]]:
     calibration = _module(paper, "calibration")
     for ref in getattr(calibration, "TARGETS", ()) if calibration else ():
         out.append((ref, "calibrated", "calibration target"))
-    if (paths.ASSUMED / f"{paper}.yaml").exists():
+    if (paths.ASSUMED / f"{paper}.yaml").exists():  # a variant's own file, data/assumed/<paper>.<variant>.yaml
         for name, entry in assumptions.entries(paper).items():
             for ref in entry.derived_from:
                 out.append((ref, "calibrated", f"sets assumption {name}"))
@@ -86,13 +90,14 @@ def _links(paper: str) -> dict[str, set[str]]:
 
 
 @cache
-def _roles(paper: str, stamp: tuple) -> dict[str, tuple[str, str]]:
+def _roles(key: str, stamp: tuple) -> dict[str, tuple[str, str]]:
+    paper = contract.paper_of(key)
     frame = ledger.frame(paper)
     by_claim = _refs_of(paper, frame)
     known = {r for refs in by_claim.values() for r in refs}
     direct: dict[str, tuple[str, str]] = {}
     prefix = ledger.PREFIX[paper]
-    for ref, role, by in declared_uses(paper):
+    for ref, role, by in declared_uses(key):
         if not ref.startswith(prefix + "-"):
             continue  # an external number (e.g. a published rate from another study)
         expanded = by_claim.get(ref, [ref]) if "/" not in ref else [ref]
@@ -118,9 +123,10 @@ def _roles(paper: str, stamp: tuple) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _stamp(paper: str) -> tuple:
-    files = [paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{paper}.yaml"]
-    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+def _stamp(key: str) -> tuple:
+    """The files a model's roles are read from (the spec too: its inputs and targets are uses)."""
+    files = [paths.REPORTED / f"{contract.paper_of(key)}.yaml", paths.ASSUMED / f"{key}.yaml", contract.spec_file(key)]
+    return tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in files)
 
 
 def roles(paper: str) -> dict[str, tuple[str, str]]:

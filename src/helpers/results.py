@@ -10,7 +10,7 @@ notebook outputs are stable text for nbval.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ DECIMALS = {
 # The columns every paper notebook shows for its verdicts (results.display(table, VIEW))
 VIEW = ["claim_id", "item", "role", "reported", "rederived", "mc_lo", "mc_median", "mc_hi", "percentile",
         "alternative", "check_power", "status"]  # fmt: skip
+NOT_REACHED_KINDS = ("median", "followup")  # +inf is "not reached" (shown NR, as printed)
 NULL_VALUE = {"HR": 1.0, "OR": 1.0, "fold_change": 1.0, "correlation": 0.0, "difference": 0.0}
 
 
@@ -51,6 +52,7 @@ class ResultsError(ValueError):
 
 
 def row(claim_id: str, item: str, quantity: str, role: str | None = None, *, paper: str | None = None,
+        model: str | None = None,
         reported: float | None = None, reported_lo: float | None = None,
         reported_hi: float | None = None, reported_p: float | None = None,
         rederived: float | None = None, rederived_lo: float | None = None,
@@ -61,12 +63,14 @@ def row(claim_id: str, item: str, quantity: str, role: str | None = None, *, pap
     ``reported_printed`` is the token as printed ("2.66", "<.0001"): the band check then accepts
     every value that rounds to it, so a printed "1.01" is not treated as exactly 1.0100.
     ``role``: computed from provenance (``helpers.provenance``) for a ledger item; give it only
-    for a row that is not a ledger item (an external number, a placeholder).
+    for a row that is not a ledger item (an external number, a placeholder). ``model``: the model
+    key whose declared uses give the role (default: the paper; a spec variant such as
+    ``descart.survival`` has roles of its own, ``helpers.contract``).
     """
     paper = paper or _paper_of(claim_id)
     used_by = ""
     if role is None:
-        role, used_by = provenance.role_of(paper, f"{claim_id}/{item}")
+        role, used_by = provenance.role_of(model or paper, f"{claim_id}/{item}")
     if role not in ROLES:
         raise ResultsError(f"{claim_id}/{item}: role {role!r} is not one of {ROLES}")
     return {
@@ -89,8 +93,9 @@ def _paper_of(claim_id: str) -> str:
 def from_ledger(ref: str, role: str | None = None, *, reported: float | None = None, rederived: float | None = None,
                 rederived_lo: float | None = None, rederived_hi: float | None = None,
                 rederived_p: float | None = None, method: str = "", note: str = "",
-                quantity: str | None = None) -> dict[str, Any]:  # fmt: skip
-    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item' (role from provenance).
+                quantity: str | None = None, model: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """A row whose reported numbers come from the ledger item 'CLAIM-ID/item' (role from provenance,
+    of ``model`` when given: see ``row``).
 
     ``reported``: for a qualitative item, the claimed sign (+1 or -1) of the paper's effect
     measure, which only the paper's analysis knows ("NDR > DR" is +1 for NDR minus DR).
@@ -108,7 +113,7 @@ def from_ledger(ref: str, role: str | None = None, *, reported: float | None = N
     # a qualitative claim stated as significant is judged as "P < .05 in the claimed direction"
     p_claimed = verdicts.SIGNIFICANCE if rec.quantity == "qualitative" and rec.significant == "yes" else _num(rec.p)
     return row(
-        claim_id, item, quantity or rec.quantity, role, paper=paper,
+        claim_id, item, quantity or rec.quantity, role, paper=paper, model=model,
         reported_printed=rec.p_printed if bare_p else rec.printed, reported=reported, reported_lo=_num(rec.lo), reported_hi=_num(rec.hi),
         reported_p=p_claimed, rederived=rederived, rederived_lo=rederived_lo,
         rederived_hi=rederived_hi, rederived_p=rederived_p, method=method, note=note,
@@ -202,6 +207,8 @@ def format_value(x: Any, quantity: str) -> str:
         return "yes" if x else "no"
     if quantity == "P":
         return format_p(float(x))
+    if quantity in NOT_REACHED_KINDS and float(x) == math.inf:
+        return "NR"  # a median (of survival, or of follow-up) not reached
     return f"{float(x):.{DECIMALS.get(quantity, 2)}f}"
 
 
@@ -229,6 +236,9 @@ def display(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     for col in _VALUE_COLS:
         if col in out:
             out[col] = [format_value(v, q) for v, q in zip(out[col], out["quantity"], strict=True)]
+    if "reported" in out and "reported_printed" in out:  # a printed token with no value ("NR") as printed
+        out["reported"] = [t if v == "" and isinstance(t, str) else v
+                           for v, t in zip(out.reported, out.reported_printed, strict=True)]  # fmt: skip
     for col in ("reported_p", "rederived_p"):
         if col in out:
             out[col] = [format_p(v) for v in out[col]]
@@ -245,6 +255,31 @@ def display(df: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
         out["within_band"] = [format_value(v, "") for v in out["within_band"]]
     cols = columns or [c for c in out.columns if c not in ("paper", "method", "note", "reported_printed")]
     return out[cols].fillna("").reset_index(drop=True)
+
+
+def side_by_side(tables: Mapping[str, pd.DataFrame], refs: Iterable[str] | None = None) -> pd.DataFrame:
+    """The same printed numbers judged by several models (``{"hand-built": table, "spec": table}``):
+    one row per item (of ``refs``, default: the items every table judges, in the first table's
+    order), the printed token, then per model its role, its band of same-size studies (2.5th to
+    97.5th percentile) and its status. Text, rounded per quantity (stable notebook output)."""
+    first = next(iter(tables.values()))
+    if refs is None:
+        common = set.intersection(*(set(t.claim_id + "/" + t["item"]) for t in tables.values()))
+        refs = [k for k in first.claim_id + "/" + first["item"] if k in common]
+    keys = list(refs)
+    printed = {f"{r.claim_id}/{r.item}": (r.quantity, r.reported_printed) for r in first.itertuples()}
+    out = pd.DataFrame({"item": keys, "printed": [printed.get(k, ("", ""))[1] or "" for k in keys]})
+    for name, table in tables.items():
+        by_ref = {f"{r.claim_id}/{r.item}": r for r in table.itertuples()}
+        role, band, status = [], [], []
+        for k in keys:
+            r = by_ref.get(k)
+            role.append("" if r is None else r.role)
+            status.append("" if r is None else r.status)
+            band.append("" if r is None or _missing(r.mc_lo) else
+                        f"{format_value(r.mc_lo, r.quantity)} to {format_value(r.mc_hi, r.quantity)}")  # fmt: skip
+        out[f"{name} role"], out[f"{name} band"], out[f"{name} status"] = role, band, status
+    return out.set_index("item")
 
 
 def format_percentile(lo: float, hi: float) -> str:

@@ -64,7 +64,8 @@ def load_settings(paper: str, overrides: Mapping[str, Any] | None = None,
 
 def reasons(paper: str) -> dict[str, str]:
     """Why a contradicted item misses: the paper's ``REASONS``, else the audit's arithmetic finding."""
-    found = audit.findings(audit.audit([paper]), paper)
+    printed_by = contract.paper_of(paper)  # a spec variant's items are its paper's
+    found = audit.findings(audit.audit([printed_by]), printed_by)
     out = {f"{r.claim_id}/{r.item}": f"infeasible: the audit's {r.check} check fails ({r.detail})"
            for r in found.itertuples()}  # fmt: skip
     out.update(getattr(module(paper, "analysis"), "REASONS", {}))
@@ -87,12 +88,15 @@ def run(paper: str, *, seed: int, replicates: int, rng: np.random.Generator,
     """Simulate and re-derive one cohort (``rng``), then ``replicates`` same-size studies (spawned
     from ``seed``, independent of ``rng``'s stream), and judge every printed number.
 
+    ``paper``: a paper, or a spec variant's model key (``descart.survival``: the paper's printed
+    numbers re-derived by the variant's spec, with the variant's roles; ``helpers.contract``).
     ``claims``: only these claim IDs (default: all of the paper's). ``save_as``: the results
-    table goes to ``reports/tables/results/<save_as>.csv`` for the scorecard.
+    table goes to ``reports/tables/results/<save_as>.csv`` for the scorecard (not for a variant:
+    the scorecard holds each printed number once).
     """
     s = settings if settings is not None else load_settings(paper)
     model, analysis = module(paper, "model"), module(paper, "analysis")
-    wanted = set(claims) if claims is not None else set(ledger.claims_index()[paper])
+    wanted = set(claims) if claims is not None else set(ledger.claims_index()[contract.paper_of(paper)])
     cohort = model.simulate(rng, s)
     rows = analysis.rederive(cohort, s, rng, include=sorted(wanted))
     rows = rows[rows.claim_id.isin(wanted)].reset_index(drop=True)

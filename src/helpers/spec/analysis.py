@@ -243,13 +243,14 @@ def rederive(cohort: dict, settings: Settings, rng: np.random.Generator | None =
             continue
         item = plan.items.get(ref)
         if plan.spec.is_draft or item is None:
-            why = f"draft: data/specs/{plan.paper}.yaml declares no groups yet" if plan.spec.is_draft else \
-                f"no entry under items: in data/specs/{plan.paper}.yaml"  # fmt: skip
-            rows.append(results.from_ledger(ref, note=why))
+            why = f"draft: data/specs/{plan.key}.yaml declares no groups yet" if plan.spec.is_draft else \
+                f"no entry under items: in data/specs/{plan.key}.yaml"  # fmt: skip
+            rows.append(results.from_ledger(ref, note=why, model=plan.key))
             continue
         est, lo, hi, p = _reference(cohort, plan, item, settings)
         rows.append(results.from_ledger(ref, rederived=_f(est), rederived_lo=_f(lo), rederived_hi=_f(hi),
-                                        rederived_p=_f(p), method=_method(plan, item, settings)))  # fmt: skip
+                                        rederived_p=_f(p), method=_method(plan, item, settings),
+                                        model=plan.key))  # fmt: skip
     return results.frame(rows)
 
 

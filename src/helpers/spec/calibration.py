@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, special
 
-from .. import ledger, tokens
+from .. import contract, ledger, tokens
 from ..kernels._common import Z95
 from ..settings import Settings
 from . import analysis, model
@@ -66,7 +66,7 @@ def target_table(paper: str, refs: tuple[str, ...] | list[str]) -> list[dict[str
     size = _study_size(paper)
     out = []
     for ref in refs:
-        row = ledger.lookup(paper, ref)
+        row = ledger.lookup(contract.paper_of(paper), ref)
         kind = row.quantity
         scale = "log" if kind in LOG_KINDS else "logit"
         g = _scale(scale)
@@ -125,7 +125,7 @@ def fitted_values(theta: dict[str, float], base: Settings, refs) -> dict[str, fl
     draws = analysis.analyse([cohort], s, include=list(refs))
     out = {f"{r.claim_id}/{r.item}": float(r.estimate) for r in draws.itertuples()}
     for ref in refs:
-        if ledger.lookup(base.paper, ref).quantity == "count":
+        if ledger.lookup(contract.paper_of(base.paper), ref).quantity == "count":
             out[ref] = out[ref] / cal.n_multiplier
     return out
 

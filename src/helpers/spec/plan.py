@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .. import assumptions, ledger, paths
+from .. import assumptions, contract, ledger, paths
 from .schema import (
     BinaryEndpoint,
     CategoricalCovariate,
@@ -81,10 +81,11 @@ class ItemPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    paper: str
+    paper: str  # whose ledger the items are
     path: Path
     spec: Spec
     items: dict[str, ItemPlan]  # mapped ledger items, in ledger order
+    key: str = ""  # the model key: the paper, or a variant <paper>.<variant> (helpers.contract)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -99,16 +100,25 @@ class Plan:
         return tuple(self.spec.calibration.free) if self.spec.calibration else ()
 
 
-def load(paper: str) -> Plan:
-    """The paper's spec, checked against its ledger and assumptions (cached until a file changes)."""
-    files = (spec_path(paper), paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{paper}.yaml")
-    stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
-    return _load(paper, str(files[0]), stamp)
+def files(key: str) -> tuple[Path, Path, Path]:
+    """The spec, the ledger and the assumptions a model key reads: a variant ``<paper>.<variant>``
+    has its own spec and assumptions and its paper's ledger."""
+    paper = contract.paper_of(key)
+    return spec_path(key), paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{key}.yaml"
+
+
+def load(key: str) -> Plan:
+    """The spec of a paper (or variant), checked against its ledger and assumptions (cached until a
+    file changes)."""
+    read = files(key)
+    stamp = tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in read)  # a copy elsewhere is another plan
+    return _load(key, stamp)
 
 
 @cache
-def _load(paper: str, path: str, stamp: tuple) -> Plan:
-    p = Path(path)
+def _load(key: str, stamp: tuple) -> Plan:
+    p, _, assumed_path = files(key)
+    paper = contract.paper_of(key)
     spec = read(p)
     if spec.paper not in ledger.PAPERS:
         raise SpecError(f"{p.name}: paper {spec.paper!r} is not registered. Fix: add it to "
@@ -122,10 +132,10 @@ def _load(paper: str, path: str, stamp: tuple) -> Plan:
     for field, number in spec.numbers():
         if isinstance(number, dict) and "ref" in number:
             _check_ref(number["ref"], field, rows, paper, fail)
-    known = set(assumptions.entries(paper)) if (paths.ASSUMED / f"{paper}.yaml").exists() else set()
+    known = set(assumptions.entries(key)) if assumed_path.exists() else set()
     for name in spec.assumed_names():
         if name not in known:
-            fail(f"{{assumed: {name}}}", f"no entry {name!r} in data/assumed/{paper}.yaml",
+            fail(f"{{assumed: {name}}}", f"no entry {name!r} in data/assumed/{key}.yaml",
                  "add it there with value, why, source and range (or alternatives, or fixed)")  # fmt: skip
     items = {}
     for ref, m in spec.items.items():
@@ -142,7 +152,7 @@ def _load(paper: str, path: str, stamp: tuple) -> Plan:
         if ref not in rows:
             fail(f"reasons.{ref}", "not an item of the ledger", "correct the reference")
     order = {ref: i for i, ref in enumerate(rows)}
-    return Plan(paper, p, spec, dict(sorted(items.items(), key=lambda kv: order[kv[0]])))
+    return Plan(paper, p, spec, dict(sorted(items.items(), key=lambda kv: order[kv[0]])), key)
 
 
 def field_kind(field: str) -> str:

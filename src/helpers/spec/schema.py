@@ -587,8 +587,9 @@ def read(path: Path) -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{path.name}: {explain(exc, data)}") from None
-    if spec.paper != path.stem:
-        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from the file name. Fix: paper: {path.stem}")
+    paper = path.stem.split(".", 1)[0]  # a variant <paper>.<variant>.yaml models its paper's numbers
+    if spec.paper != paper:
+        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from the file name. Fix: paper: {paper}")
     return spec
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import ledger
+from .. import contract, ledger
 from ..settings import Settings, build
 from .plan import load as load_plan
 
@@ -24,7 +24,7 @@ def design(paper: str) -> dict[str, dict[str, Any]]:
     """The INPUTS read from the ledger: ref -> {quantity, value, count, n} (nothing else is read)."""
     out = {}
     for ref in inputs(paper):
-        row = ledger.lookup(paper, ref)
+        row = ledger.lookup(contract.paper_of(paper), ref)
         out[ref] = {"quantity": row.quantity, "value": row.value, "count": row["count"], "n": row.n}
     return out
 

@@ -79,8 +79,12 @@ calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibra
 	@$(PY) -m helpers.calibrate all
 
 .PHONY: new-paper
-new-paper: $(STAMP) ## scaffold a paper from templates: make new-paper NAME=<paper> [PREFIX=<claim-ID prefix>]
-	@$(PY) -m helpers.spec.scaffold "$(NAME)" $(if $(PREFIX),--prefix "$(PREFIX)")
+new-paper: $(STAMP) ## scaffold a paper from templates: make new-paper NAME=<paper> [PREFIX=<claim-ID prefix>] [UNDO=1]
+	@$(PY) -m helpers.spec.scaffold "$(NAME)" $(if $(PREFIX),--prefix "$(PREFIX)") $(if $(UNDO),--undo)
+
+.PHONY: check-paper
+check-paper: $(STAMP) ## check a spec paper's YAML and list each printed number's role: make check-paper NAME=<paper>
+	@$(PY) -m helpers.spec.check "$(NAME)"
 
 validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> reports/validation, docs/figures
 	@$(PY) -m pytest -q -m slow tests

@@ -88,7 +88,7 @@ plt.show()
 # %% [markdown]
 # ## Sensitivity
 # Which assumptions move which verdicts (from the committed sweep; "no sweep yet" until
-# `make sensitivity` has run for this paper).
+# `python -m helpers.sensitivity nastoupil` has run for this paper).
 
 # %%
 sensitivity.changes(PAPER, CLAIMS)

@@ -22,6 +22,10 @@ def project(scratch_data, tmp_path, monkeypatch):
     for py in paths.NOTEBOOKS.glob("[0-9][0-9]_*.py"):
         shutil.copy(py, notebooks / py.name)
     monkeypatch.setattr(paths, "NOTEBOOKS", notebooks)
+    docs = tmp_path / "docs"  # the scaffold adds journal-club questions there
+    docs.mkdir()
+    shutil.copy(paths.DOCS / "journal_club_questions.yaml", docs / "journal_club_questions.yaml")
+    monkeypatch.setattr(paths, "DOCS", docs)
     monkeypatch.setenv(paths.REPORTS_ENV, str(tmp_path / "reports"))
     return scratch_data
 
@@ -106,3 +110,26 @@ def test_a_name_that_cannot_be_used_is_refused_before_writing(project, name, pre
     with pytest.raises(scaffold.ScaffoldError, match=why):
         scaffold.new_paper(name, prefix, execute=False)
     assert (paths.REPORTED / "claims_index.yaml").read_text(encoding="utf-8") == before
+
+
+@pytest.mark.parametrize(("name", "prefix"), [("zuma1", "ZUMA"), ("smith", "SMITH"), ("nastoupil", "NAST"), ("locke_lancet", "LOCK")])
+def test_the_default_prefix_is_short(name, prefix):
+    assert scaffold.default_prefix(name) == prefix
+
+
+def test_undo_removes_an_unfilled_scaffold_and_nothing_else(project, monkeypatch):
+    before = {p: p.read_text(encoding="utf-8") for p in (paths.REPORTED / "claims_index.yaml", paths.DOCS / "journal_club_questions.yaml")}
+    written = scaffold.new_paper("smith", execute=False)
+    assert "smith:" in (paths.DOCS / "journal_club_questions.yaml").read_text(encoding="utf-8")
+    scaffold.undo("smith")
+    assert not any(written[k].exists() for k in ("ledger", "assumed", "spec", "notebook", "ipynb"))
+    assert {p: p.read_text(encoding="utf-8") for p in before} == before  # byte for byte
+
+
+def test_undo_refuses_once_the_ledger_is_filled_in(project):
+    written = scaffold.new_paper("smith", execute=False)
+    text = written["ledger"].read_text(encoding="utf-8").replace('item: "todo"', 'item: "patients"')
+    written["ledger"].write_text(text, encoding="utf-8")
+    with pytest.raises(scaffold.ScaffoldError, match="filled in since .* delete data/reported/smith.yaml"):
+        scaffold.undo("smith")
+    assert written["ledger"].exists()

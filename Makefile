@@ -78,6 +78,10 @@ bench: $(STAMP) ## time the replication engine against a plain lifelines loop ->
 calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibrated/ (slow)
 	@$(PY) -m helpers.calibrate all
 
+.PHONY: sensitivity
+sensitivity: $(STAMP) ## move every assumption across its range, refit, judge again -> data/sensitivity/ (~8 min)
+	@$(PY) -m helpers.sensitivity $(if $(PAPERS),$(PAPERS)) $(if $(BACKEND),--backend $(BACKEND))
+
 .PHONY: new-paper
 new-paper: $(STAMP) ## scaffold a paper from templates: make new-paper NAME=<paper> [PREFIX=<claim-ID prefix>] [UNDO=1]
 	@$(PY) -m helpers.spec.scaffold "$(NAME)" $(if $(PREFIX),--prefix "$(PREFIX)") $(if $(UNDO),--undo)

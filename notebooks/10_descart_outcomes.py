@@ -101,7 +101,7 @@ plt.show()
 # ## Bands
 # Each printed number against the same number in same-size registries: its predictive percentile,
 # the power the check had against the stated alternative, and the status (`helpers.verdicts`).
-# Inputs are shown, not judged.
+# Inputs are shown, not judged; `percentile_mcse` is the Monte Carlo SE of the percentile (points).
 
 # %%
 results.display(run.table, results.VIEW)

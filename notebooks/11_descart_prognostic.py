@@ -100,6 +100,7 @@ analysis.complete_cases(run.cohort, run.settings)
 # Each printed HR against same-size registries: predictive percentile, power of the check against
 # "no effect", status. The multivariable bispecific HR of PFS-2 was printed as not reached ("NR",
 # P = .98): it is compared with the share of same-size studies in which that HR is not estimable.
+# `percentile_mcse` is the Monte Carlo SE of each percentile (points).
 
 # %%
 results.display(run.table, results.VIEW)

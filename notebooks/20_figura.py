@@ -124,9 +124,10 @@ comparison[["feature", "method", "reported", "rederived", "rederived_lo", "reder
 # ## Bands
 # Every printed number against the same-size studies: `mc_lo`–`mc_hi` is the central 95% of
 # the replicate estimates, `percentile` where the printed value falls among them (a range when
-# its rounding spans several), `check_power` the chance the check would have flagged it had the
-# stated alternative been true. A number inside the band is *supported* only if the check could
-# have failed (power ≥ 80%); otherwise it is *uninformative*.
+# its rounding spans several; `percentile_mcse` its Monte Carlo SE in points), `check_power` the
+# chance the check would have flagged it had the stated alternative been true. A number inside
+# the band is *supported* only if the check could have failed (power ≥ 80%); otherwise it is
+# *uninformative*.
 
 # %%
 results.display(run.table, results.VIEW)

@@ -95,7 +95,8 @@ pd.Series(fit["params"], name="coefficient").round(3).to_frame()
 # scipy; then `replicates` same-size studies through the batched kernels, and every printed
 # number judged against them (`helpers.verdicts`). A printed P is judged by its percentile among
 # the replicate P values; a direction by how often a same-size study shows it (and, for JAIN-02,
-# which the news calls significant, shows it with P < .05).
+# which the news calls significant, shows it with P < .05). `percentile_mcse` is the Monte Carlo
+# SE of each percentile (points).
 
 # %%
 run = study.run("jain", seed=seed, replicates=replicates, rng=rng, claims=CLAIMS, settings=settings,

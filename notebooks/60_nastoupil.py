@@ -88,7 +88,7 @@ plt.show()
 # %% [markdown]
 # ## Sensitivity
 # Which assumptions move which verdicts (from the committed sweep; "no sweep yet" until
-# `python -m helpers.sensitivity nastoupil` has run for this paper).
+# `make sensitivity PAPERS=nastoupil` has run for this paper).
 
 # %%
 sensitivity.changes(PAPER, CLAIMS)

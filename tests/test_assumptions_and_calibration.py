@@ -59,7 +59,7 @@ def test_malformed_calibration(scratch_data):
         calibrate.load("figura")
 
 
-@pytest.mark.parametrize("paper", ["descart", "figura", "jain"])
+@pytest.mark.parametrize("paper", calibrate.CALIBRATED_PAPERS)
 def test_stale_calibration_is_refused(scratch_data, paper):
     path = scratch_data / "calibrated" / f"{paper}.json"
     if not path.exists():

@@ -69,3 +69,27 @@ def test_consistent_numbers_are_said_to_be_consistent(toy, monkeypatch):
     out = infeasibility.model_conflicts(toy)
     assert (out.conflict_se.abs() < infeasibility.CONFLICT_SE).all()
     assert out.explanation.str.startswith("consistent").all()
+
+
+def test_an_exactly_identified_fit_draws_no_conclusion(toy, monkeypatch):
+    """As many free parameters as targets: dropping one leaves a parameter free, so the others
+    cannot predict it; no conflict size is claimed (not even for the printed conflict above)."""
+    calibration = study.module(toy, "calibration")
+    monkeypatch.setattr(calibration, "FREE", ("c", "d", "e"), raising=False)
+    out = infeasibility.model_conflicts(toy)
+    assert out.conflict_se.isna().all()
+    assert out.explanation.str.startswith("no conclusion").all()
+    assert not any(" + " in n for n in out.numbers)  # no pairs of the 'worst' without a judgement
+
+
+def test_conflict_is_measured_from_the_printed_rounding(monkeypatch):
+    """A per-unit HR printed 1.01 (1.01-1.02): from the CI alone its log SE would be 0.0025 and a
+    prediction of 1.02 would sit 3.9 SE away; rounding-aware, the CI may be as wide as
+    1.005-1.025 and 1.02 is 0.98 SE beyond 1.015, the largest value printed as 1.01."""
+    rec = pd.Series({"quantity": "HR", "printed": "1.01", "value": 1.01, "lo_printed": "1.01", "lo": 1.01,
+                     "hi_printed": "1.02", "hi": 1.02, "p_printed": ".0002", "p": 0.0002, "n": None, "count": None})
+    monkeypatch.setattr(ledger, "lookup", lambda paper, ref: rec)
+    se = (np.log(1.025) - np.log(1.005)) / (2 * 1.959964)
+    assert infeasibility.conflict("descart", "DES-16/x", 1.02) == pytest.approx(np.log(1.02 / 1.015) / se)
+    assert infeasibility.conflict("descart", "DES-16/x", 1.012) == 0.0  # would itself print as 1.01
+    assert infeasibility.conflict("descart", "DES-16/x", 1.0) < 0  # below: a signed size

@@ -87,6 +87,17 @@ def test_family_table_agrees_with_rk4_summaries():
     np.testing.assert_allclose(a["peak_car_t"], b["peak_car_t"], rtol=2e-3)
 
 
+def test_auto_falls_back_to_rk4_for_a_k_c_off_the_table():
+    """A patient whose K_C lies beyond the table's grid (x20 the published value, reached at the
+    top of the K_C sweep range) is solved by RK4 under method="auto", never refused."""
+    p = {"r_B": np.full(2, 0.19), "K_C": kinetics.PUBLISHED["K_C"] * np.array([1.0, 25.0])}
+    with pytest.raises(ParameterError, match="outside the family table"):
+        kinetics.summary(p, method="table")
+    auto, rk4 = kinetics.summary(p), kinetics.summary(p, method="rk4")
+    for key in auto:
+        np.testing.assert_array_equal(auto[key], rk4[key])
+
+
 def test_peak_window_falls_back_to_every_day(monkeypatch):
     rng = np.random.default_rng(2)
     p = {"r_B": 0.19 * np.ones(50), "K_C": kinetics.PUBLISHED["K_C"] * np.exp(rng.normal(size=50))}

@@ -41,8 +41,9 @@ DECIMALS = {
     "correlation": 2, "P": 4, "qualitative": 2, "AUC": 2, "rate": 1, "difference": 2,
 }  # fmt: skip
 # The columns every paper notebook shows for its verdicts (results.display(table, VIEW))
+# (percentile_mcse: the Monte Carlo SE of the percentile, in points, so a reader sees how firm it is)
 VIEW = ["claim_id", "item", "role", "reported", "rederived", "mc_lo", "mc_median", "mc_hi", "percentile",
-        "alternative", "check_power", "status"]  # fmt: skip
+        "percentile_mcse", "alternative", "check_power", "status"]  # fmt: skip
 NOT_REACHED_KINDS = ("median", "followup")  # +inf is "not reached" (shown NR, as printed)
 NULL_VALUE = {"HR": 1.0, "OR": 1.0, "fold_change": 1.0, "correlation": 0.0, "difference": 0.0}
 

@@ -195,7 +195,7 @@ def changes(paper: str, claims=None) -> pd.DataFrame:
     range, and which assumptions change it (empty when nothing moves it)."""
     sweep_ = load(paper)
     if sweep_ is None:
-        return pd.DataFrame({"note": [f"no sweep yet for {paper}: run `python -m helpers.sensitivity {paper}`"]})
+        return pd.DataFrame({"note": [f"no sweep yet for {paper}: run `make sensitivity`"]})
     if claims is not None:
         sweep_ = sweep_[sweep_.claim_id.isin(list(claims))]
     sweep_ = sweep_.dropna(subset=["claim_id"])
@@ -226,7 +226,7 @@ def tornado(paper: str, claims=None, top: int = 10):
     an assumption that can flip the verdict."""
     sweep_ = load(paper)
     if sweep_ is None:
-        print(f"no sweep yet for {paper}: run `python -m helpers.sensitivity {paper}`")
+        print(f"no sweep yet for {paper}: run `make sensitivity`")
         return None
     sweep_ = sweep_.dropna(subset=["percentile_lo"])
     if claims is not None:

@@ -171,6 +171,12 @@ def outcomes(tr: Trajectories) -> dict[str, np.ndarray]:
 # ---- the family table: published kill term, patients differing in K_C, r_B and B0 ----
 
 
+def _on_table_grid(k_c: np.ndarray) -> bool:
+    """Every K_C inside the family table's ln K_C grid (with the cubic's two-point margin)."""
+    offset = np.abs(np.log(k_c) - np.log(PUBLISHED["K_C"]))
+    return bool(np.all(offset <= TABLE_HALF_WIDTH - 3 * TABLE_STEP))
+
+
 def _table_applies(p: dict[str, np.ndarray]) -> bool:
     return bool(np.all(p["h_B"] == 0)) and all(v.size == 1 for k, v in p.items() if k not in PER_PATIENT)
 
@@ -241,7 +247,8 @@ def summary(params: dict | None = None, *, days: int = 365, car_t_days: tuple[in
         raise ParameterError(f"days={days!r}: whole days only (outcomes are read on the daily grid)")
     days = int(check_positive("days", days, upper=3650))
     p = _params(params)
-    use_table = method == "table" or (method == "auto" and _table_applies(p))
+    # auto: the table where it applies and every patient's K_C lies on its grid, else RK4
+    use_table = method == "table" or (method == "auto" and _table_applies(p) and _on_table_grid(p["K_C"]))
     if method not in ("auto", "table", "rk4"):
         raise ParameterError(f"method={method!r}: one of auto, table, rk4")
     if use_table and not _table_applies(p):

@@ -108,3 +108,11 @@ def test_band_check_accepts_every_value_that_rounds_to_the_printed_one():
     assert bool(replicate.summarise(draws, df).within_band[0])
     exact = results.frame([_row(quantity="HR", reported=1.01)])
     assert not bool(replicate.summarise(draws, exact).within_band[0])
+
+
+def test_display_shows_a_median_not_reached_as_printed():
+    row = results.row("NAST-05", "os_median", "median", "held-out", reported=None, reported_printed="NR",
+                      rederived=float("inf"))  # fmt: skip
+    row.update(mc_lo=14.5, mc_hi=float("inf"))
+    shown = results.display(results.frame([row]), ["reported", "rederived", "mc_lo", "mc_hi"]).iloc[0]
+    assert shown.tolist() == ["NR", "NR", "14.5", "NR"]

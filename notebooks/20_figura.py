@@ -183,6 +183,18 @@ sensitivity.tornado("figura", CLAIMS)
 plt.show()
 
 # %% [markdown]
+# The three most influential assumptions moved together (eight Latin-hypercube points, each
+# refitted): how many points give each status, and how far the printed value's percentile
+# travels. Refits that stopped at their evaluation budget or failed are listed after it, with
+# their residuals (none are dropped).
+
+# %%
+sensitivity.joint_changes("figura", CLAIMS)
+
+# %%
+sensitivity.failed_points("figura")
+
+# %% [markdown]
 # ## What survives
 # Verdicts by role (inputs are shown, not judged):
 

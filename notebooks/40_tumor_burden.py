@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution,-ExecuteTime
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -papermill,-widgets,-varInspector
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -197,6 +201,18 @@ sensitivity.changes("ventin", CLAIMS)
 # %%
 sensitivity.tornado("ventin", CLAIMS)
 plt.show()
+
+# %% [markdown]
+# The three most influential assumptions moved together (eight Latin-hypercube points, each
+# refitted): how many points give each status, and how far the printed value's percentile
+# travels. Refits that stopped at their evaluation budget or failed are listed after it, with
+# their residuals (none are dropped).
+
+# %%
+sensitivity.joint_changes("ventin", CLAIMS)
+
+# %%
+sensitivity.failed_points("ventin")
 
 # %% [markdown]
 # ## What survives

@@ -94,6 +94,20 @@ def test_changes_name_the_assumption_that_flips_a_verdict(toy):
     assert len(sensitivity.failed_points(toy)) == 1
 
 
+def test_joint_changes_count_statuses_over_the_hypercube(toy):
+    sensitivity.write(toy, sensitivity.sweep(toy, replicates=300, n_jobs=1, progress=False))
+    joint = sensitivity.sweep(toy, replicates=300, n_jobs=1, progress=False,
+                              chosen=sensitivity.joint_points(toy, ["mu"], samples=4))  # fmt: skip
+    sensitivity.write(toy, joint, "_joint")
+    out = sensitivity.joint_changes(toy).set_index("item")
+    # A stays fitted at every point; B moves with mu across [0, 2], so its percentile travels far
+    refitted = joint[~joint.refit.str.startswith("failed")].drop_duplicates("value").shape[0]
+    assert sum(int(c.split()[-1]) for c in out.loc["a", "joint points"].split(", ")) == refitted
+    low, high = (float(x) for x in out.loc["b", "percentile range"].split("-"))
+    assert high - low > 50
+    assert set(out.moved) == {"mu"}
+
+
 def test_an_interrupted_sweep_keeps_the_last_complete_table(toy, monkeypatch):
     sensitivity.write(toy, sensitivity.sweep(toy, replicates=100, n_jobs=1, progress=False))
     before = (sensitivity.SWEPT / "figura.csv").read_bytes()

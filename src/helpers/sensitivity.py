@@ -62,7 +62,9 @@ class Point:
 
     @property
     def value(self) -> str:
-        return "; ".join(f"{n}={_fmt(v)}" for n, v in self.moved) if len(self.moved) != 1 else _fmt(self.moved[0][1])
+        if len(self.moved) == 1 and not self.label:  # one assumption: its name is in `assumption`
+            return _fmt(self.moved[0][1])
+        return "; ".join(f"{n}={_fmt(v)}" for n, v in self.moved)
 
 
 def _fmt(v: Any) -> str:
@@ -110,7 +112,8 @@ def run_point(paper: str, point: Point, rows: pd.DataFrame, *, seed: int, replic
                           seed=seed, replicates=replicates, n_jobs=1, progress=False)  # fmt: skip
     blank = rows.assign(rederived=np.nan, rederived_lo=np.nan, rederived_hi=np.nan, rederived_p=np.nan)
     table = results.finalise(replicate.summarise(draws, blank))
-    out = table.assign(**head, refit=refit, objective=objective, residuals=residuals, estimate=table.mc_median)
+    out = table.assign(**head, refit=refit, objective=objective, residuals="", estimate=table.mc_median)
+    out.loc[out.index[:1], "residuals"] = residuals  # once per point (not repeated on every item's row)
     return out.reindex(columns=SWEEP_COLUMNS)
 
 
@@ -210,13 +213,39 @@ def changes(paper: str, claims=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def joint_changes(paper: str, claims=None) -> pd.DataFrame:
+    """The most influential assumptions moved together (the Latin-hypercube points): per judged
+    item, its default status, how many joint points give each status, and the range of its
+    predictive percentile across them (in %)."""
+    joint, single = load(paper, "_joint"), load(paper)
+    if joint is None or single is None:
+        return pd.DataFrame({"note": [f"no sweep yet for {paper}: run `make sensitivity`"]})
+    key = ["claim_id", "item"]
+    base = single[single.is_default].drop_duplicates(key).set_index(key).status
+    joint = joint.dropna(subset=["percentile_lo"])
+    if claims is not None:
+        joint = joint[joint.claim_id.isin(list(claims))]
+    moved = ", ".join(sorted({n.split("=")[0] for v in joint.value.dropna() for n in v.split("; ")}))
+    rows = []
+    for (cid, item), g in joint.groupby(key, sort=False):
+        pct = 50 * (g.percentile_lo + g.percentile_hi)
+        counts = g.status.value_counts()
+        rows.append({"claim_id": cid, "item": item, "status": base.get((cid, item), ""),
+                     "joint points": ", ".join(f"{s} {counts[s]}" for s in counts.index),
+                     "percentile range": f"{pct.min():.1f}-{pct.max():.1f}"})  # fmt: skip
+    return pd.DataFrame(rows).assign(moved=moved) if rows else pd.DataFrame(columns=[*key, "status"])
+
+
 def failed_points(paper: str) -> pd.DataFrame:
     """Sweep points whose refit failed or did not converge, with their residuals."""
     sweep_ = load(paper)
     if sweep_ is None:
         return pd.DataFrame()
     bad = sweep_[~sweep_.refit.isin(["converged", "committed", "none"])]
-    return bad.drop_duplicates(["assumption", "value"])[["assumption", "value", "refit", "objective", "residuals"]]
+    if bad.empty:
+        return pd.DataFrame({"note": ["every refit of the sweep converged"]})
+    out = bad.drop_duplicates(["assumption", "value"])[["assumption", "value", "refit", "objective", "residuals"]]
+    return out.assign(objective=out.objective.round(3)).reset_index(drop=True)
 
 
 def tornado(paper: str, claims=None, top: int = 10):

@@ -94,6 +94,17 @@ plt.show()
 sensitivity.changes(PAPER, CLAIMS)
 
 # %% [markdown]
+# The most influential assumptions moved together (Latin-hypercube points, each refitted): how
+# many points give each status and how far each printed value's percentile travels; then any
+# refit that failed or stopped at its budget, with its residuals (none are dropped).
+
+# %%
+sensitivity.joint_changes(PAPER, CLAIMS)
+
+# %%
+sensitivity.failed_points(PAPER)
+
+# %% [markdown]
 # ## What survives
 # Verdicts by role: how many printed numbers a check that could have failed supports, how many it
 # could not test at the study's size (uninformative), how many it contradicts (and why, in the
@@ -111,8 +122,13 @@ pd.crosstab(run.table.role, run.table.status)
 # follow-up would not reach it, so "not reached" is what such a cohort prints about half the time:
 # consistent, but a check that could hardly have failed. Even the fitted median PFS is a weak check
 # at 275 patients: a median a quarter longer or shorter would fall outside the band only about a
-# third of the time. An abstract this thin supports its response rates and little about survival;
-# the 12-month PFS and OS of the full text would be the first held-out tests worth adding.
+# third of the time. The sweep adds one constraint: if a complete response cut the hazard of
+# progression to a fifth on top of the ZUMA-1 cure share (the far end of `log_hr_cr_pfs`), no
+# speed of progression would give a median PFS of 8.3 months (the median would not be reached), so
+# the printed median bounds how much a CR can add to that share; moving the accrual or the data cut
+# moves the follow-up median out of its band, as it must for a number used to set them. An
+# abstract this thin supports its response rates and little about survival; the 12-month PFS and
+# OS of the full text would be the first held-out tests worth adding.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import assumptions, results, sensitivity, study
+from helpers import assumptions, infeasibility, paths, results, sensitivity, study
 from helpers.settings import Settings
 
 N = 60
@@ -141,3 +141,16 @@ def test_dask_backend_gives_the_same_table_as_local_processes():
     assert set(local.refit) <= {"committed", "converged"}, "every point refitted (nothing failed)"
     assert local.status.notna().all()
     pd.testing.assert_frame_equal(local, on_dask)
+
+
+def test_sweeping_one_paper_keeps_the_other_papers_conflicts(toy, scratch_data, monkeypatch, tmp_path):
+    # `make sensitivity PAPERS=figura` must not drop the committed rows of every other paper
+    monkeypatch.setenv(paths.REPORTS_ENV, str(tmp_path / "reports"))
+    other = pd.DataFrame({c: ["x"] for c in infeasibility.COLUMNS}).assign(paper="jain")
+    stale = other.assign(paper="figura")
+    infeasibility.write(pd.concat([other, stale], ignore_index=True))
+    fresh = stale.assign(explanation="new")
+    monkeypatch.setattr(infeasibility, "table", lambda papers: fresh)
+    sensitivity.main(["figura", "--replicates", "20", "--workers", "1"])
+    kept = infeasibility.load()
+    assert sorted(kept.paper) == ["figura", "jain"] and kept.set_index("paper").loc["figura", "explanation"] == "new"

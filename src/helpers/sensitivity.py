@@ -317,7 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         write_csv_atomic(pd.concat(tables, ignore_index=True), paths.tables_dir() / "sensitivity.csv")
         if not args.no_conflicts:
             t0 = time.time()
-            infeasibility.write(infeasibility.table(papers))
+            conflicts = infeasibility.table(papers)
+            kept = infeasibility.load()  # a sweep of some papers keeps the other papers' rows
+            if args.papers and kept is not None:
+                conflicts = pd.concat([kept[~kept.paper.isin(papers)], conflicts], ignore_index=True)
+            infeasibility.write(conflicts)
             print(f"numbers that cannot all be true: {time.time() - t0:.0f} s")
     return 0
 

@@ -141,3 +141,13 @@ def test_sensitivity_refits_and_leave_one_out_work_for_a_spec_paper(toy):
     assert status == "converged" and settings["pfs_shape"] == 1.3 and objective < 1.0
     conflicts = infeasibility.model_conflicts("toy")
     assert set(conflicts.numbers) >= set(calibration.targets("toy"))
+
+
+def test_a_fit_that_leaves_a_target_inestimable_is_not_converged():
+    # nastoupil with a complete response cutting the hazard to a fifth on top of the cure share:
+    # no speed of progression gives a median PFS (it is never reached), whatever the optimiser says
+    from helpers.spec.settings import load as load_spec_settings
+
+    fit = calibration.calibrate("nastoupil", settings=load_spec_settings("nastoupil", overrides={"log_hr_cr_pfs": -1.5}, calibrated={}))
+    residuals = {t["item"]: t["residual"] for t in fit["targets"]}
+    assert residuals["pfs_median"] == calibration.PENALTY and not fit["converged"]

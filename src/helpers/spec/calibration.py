@@ -180,7 +180,8 @@ def calibrate(paper: str, settings: Settings | None = None, start: dict[str, flo
         "params": {k: round(v, 8) for k, v in theta.items()},
         "targets": rows,
         "objective": round(float(np.sum(res**2)), 6),
-        "converged": bool(sol.status > 0),
+        # a fit that leaves a target inestimable (scored PENALTY: a median not reached) has not converged to it
+        "converged": bool(sol.status > 0) and not bool(np.any(res == PENALTY)),
         "evaluations": int(sol.nfev),
         "settings": fit_settings(paper),
     }

@@ -26,7 +26,7 @@ def has_package(paper: str) -> bool:
 
 
 def spec_file(paper: str):
-    return paths.DATA / "specs" / f"{paper}.yaml"
+    return paths.paper_file("spec", paper)
 
 
 def is_spec_paper(paper: str) -> bool:

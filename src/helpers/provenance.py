@@ -39,7 +39,7 @@ def declared_uses(paper: str) -> list[tuple[str, str, str]]:
     calibration = _module(paper, "calibration")
     for ref in getattr(calibration, "TARGETS", ()) if calibration else ():
         out.append((ref, "calibrated", "calibration target"))
-    if (paths.ASSUMED / f"{paper}.yaml").exists():
+    if paths.paper_file("assumed", paper).exists():
         for name, entry in assumptions.entries(paper).items():
             for ref in entry.derived_from:
                 out.append((ref, "calibrated", f"sets assumption {name}"))
@@ -91,7 +91,7 @@ def _roles(paper: str, stamp: tuple) -> dict[str, tuple[str, str]]:
     by_claim = _refs_of(paper, frame)
     known = {r for refs in by_claim.values() for r in refs}
     direct: dict[str, tuple[str, str]] = {}
-    prefix = ledger.PREFIX[paper]
+    prefix = ledger.prefix(paper)
     for ref, role, by in declared_uses(paper):
         if not ref.startswith(prefix + "-"):
             continue  # an external number (e.g. a published rate from another study)
@@ -119,8 +119,9 @@ def _roles(paper: str, stamp: tuple) -> dict[str, tuple[str, str]]:
 
 
 def _stamp(paper: str) -> tuple:
-    files = [paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{paper}.yaml"]
-    return tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
+    """The files roles depend on, and when each last changed (a spec's targets are declared uses)."""
+    files = [paths.paper_file(kind, paper) for kind in ("reported", "assumed", "spec")]
+    return tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in files)
 
 
 def roles(paper: str) -> dict[str, tuple[str, str]]:

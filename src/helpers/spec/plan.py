@@ -52,12 +52,8 @@ SUPPORTED = {
 TARGET_KINDS = ("count", "percent", "median", "landmark_survival", "landmark_event", "followup", "HR", "OR")
 
 
-def spec_dir() -> Path:
-    return paths.DATA / "specs"
-
-
 def spec_path(paper: str) -> Path:
-    return spec_dir() / f"{paper}.yaml"
+    return paths.paper_file("spec", paper)
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,7 @@ class Plan:
 
 def load(paper: str) -> Plan:
     """The paper's spec, checked against its ledger and assumptions (cached until a file changes)."""
-    files = (spec_path(paper), paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{paper}.yaml")
+    files = (spec_path(paper), paths.paper_file("reported", paper), paths.paper_file("assumed", paper))
     stamp = tuple(f.stat().st_mtime_ns if f.exists() else 0 for f in files)
     return _load(paper, str(files[0]), stamp)
 
@@ -109,8 +105,8 @@ def load(paper: str) -> Plan:
 @cache
 def _load(paper: str, path: str, stamp: tuple) -> Plan:
     p = Path(path)
-    spec = read(p)
-    if spec.paper not in ledger.PAPERS:
+    spec = read(p, paper)
+    if not ledger.is_paper(spec.paper):
         raise SpecError(f"{p.name}: paper {spec.paper!r} is not registered. Fix: add it to "
                         "data/reported/claims_index.yaml (`make new-paper NAME=...` does)")  # fmt: skip
     frame = ledger.frame(paper)
@@ -122,7 +118,7 @@ def _load(paper: str, path: str, stamp: tuple) -> Plan:
     for field, number in spec.numbers():
         if isinstance(number, dict) and "ref" in number:
             _check_ref(number["ref"], field, rows, paper, fail)
-    known = set(assumptions.entries(paper)) if (paths.ASSUMED / f"{paper}.yaml").exists() else set()
+    known = set(assumptions.entries(paper)) if paths.paper_file("assumed", paper).exists() else set()
     for name in spec.assumed_names():
         if name not in known:
             fail(f"{{assumed: {name}}}", f"no entry {name!r} in data/assumed/{paper}.yaml",

@@ -573,8 +573,10 @@ def explain(exc: ValidationError, data: Any) -> str:
     return f"{where}: {msg}" + (f". Fix: {fix}" if fix else "")
 
 
-def read(path: Path) -> Spec:
-    """Load and validate one spec file; ``SpecError`` names the file, the field and the fix."""
+def read(path: Path, paper: str | None = None) -> Spec:
+    """Load and validate one spec file; ``SpecError`` names the file, the field and the fix.
+
+    ``paper``: the paper it must declare (default the file's name: data/specs/<paper>.yaml)."""
     if not path.exists():
         raise SpecError(f"{path}: file not found. `make new-paper NAME=<paper>` writes a skeleton; the format is in {DOCS}")
     try:
@@ -587,8 +589,9 @@ def read(path: Path) -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{path.name}: {explain(exc, data)}") from None
-    if spec.paper != path.stem:
-        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from the file name. Fix: paper: {path.stem}")
+    expected = paper or path.stem
+    if spec.paper != expected:
+        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from {'the file name' if paper is None else 'the paper'}. Fix: paper: {expected}")
     return spec
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import assumptions, ledger, paths
 from .schema import (
@@ -191,6 +192,17 @@ def terms(spec: Spec, covariates: list[str]) -> list[str]:
         lv = variable_levels(spec, name)
         out += [f"{name}:{level}" for level in lv[1:]] if lv else [name]
     return out
+
+
+def item_plan(ref: str, quantity: str, mapping: ItemMap, spec: Spec, time: float | None = None) -> ItemPlan:
+    """How one printed item of ``quantity`` is re-derived under ``spec``, checked as ``load`` checks
+    it (``SpecError`` naming the fix); ``time``: the landmark time in the spec's unit. For a
+    generator that computes printed numbers from the plan before a ledger exists."""
+
+    def fail(field: str, problem: str, fix: str) -> None:
+        raise SpecError(f"{spec.paper}: {field}: {problem}. Fix: {fix}")
+
+    return _item_plan(ref, SimpleNamespace(quantity=quantity, time=time), mapping, spec, fail)
 
 
 def _item_plan(ref: str, row, m: ItemMap, spec: Spec, fail) -> ItemPlan:

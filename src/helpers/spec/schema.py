@@ -338,6 +338,9 @@ class Calibration(_Strict):
     n_multiplier: int = Field(default=20, ge=1)  # the calibration cohort: printed sizes times this
     max_nfev: int = Field(default=200, ge=1)
     diff_step: float = Field(default=0.02, gt=0)  # relative finite-difference step (KM medians are steps)
+    # the fit stops when an iteration moves the parameters or the objective relatively less than this
+    # (scipy's xtol and ftol; its default 1e-8 polishes far below the targets' printed precision)
+    tolerance: float = Field(default=1e-8, gt=0, lt=1)
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -606,6 +609,6 @@ def write(spec: Spec, path: Path) -> Path:
     text = dump(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    read(path)
+    read(path, spec.paper)
     return path
 

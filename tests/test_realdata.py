@@ -97,12 +97,13 @@ def test_the_audit_would_have_flagged_a_wrong_number():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_committed_generated_papers_are_current(name, tmp_path):
-    ds, split = datasets.dataset(name), splits.mimic(datasets.dataset(name))
-    paper.write(ds, tmp_path, list(split.targets), split.shape_free, split.starts)
-    for f in ("ledger.yaml", "assumed.yaml", "spec.yaml"):
+def test_committed_generated_papers_are_current(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "STUDY_CSV", tmp_path / "study.csv")  # generate into tmp_path/<name>
+    validate.generate([name])
+    files = ["ledger.yaml", "assumed.yaml", "spec.yaml"] + (["spec_by_arm.yaml"] if datasets.dataset(name).two_arms else [])
+    for f in files:
         committed = validate.generated_folder(name) / f
-        assert committed.read_text(encoding="utf-8") == (tmp_path / f).read_text(encoding="utf-8"), (
+        assert committed.read_text(encoding="utf-8") == (tmp_path / name / f).read_text(encoding="utf-8"), (
             f"{committed} is stale: run `make validate-real`")
 
 
@@ -122,16 +123,17 @@ def test_random_splits_are_identified_and_reproducible():
     assert not splits.identified(ds, tuple(t for t in a.targets if "nodes" not in t))  # nodes' effects unfixed
 
 
-def test_a_run_reproduces_the_committed_study_and_stays_outside(tmp_path):
-    """Leukemia under the mimic split, at the committed settings, gives the committed rows; and the
-    generated study never joins the project's papers."""
+@pytest.mark.parametrize("model", ["pooled", "by_arm"])
+def test_a_run_reproduces_the_committed_study_and_stays_outside(tmp_path, model):
+    """Leukemia under the mimic split, at the committed settings, gives the committed rows under
+    either model; and the generated study never joins the project's papers."""
     papers = ledger.PAPERS
     split = splits.mimic(datasets.dataset("leukemia"))
     run = validate.run_split("leukemia", split, replicates=validate.DEFAULTS["replicates"], seed=validate.DEFAULTS["seed"],
-                             folder=tmp_path / "leukemia")  # fmt: skip
+                             folder=tmp_path / "leukemia", model=model)  # fmt: skip
     got = validate.rows(run).reset_index(drop=True)
     study = validate.load_study()
-    want = study[(study.dataset == "leukemia") & (study.split == "mimic")].reset_index(drop=True)
+    want = study[(study.dataset == "leukemia") & (study.split == "mimic") & (study.model == model)].reset_index(drop=True)
     assert list(got.item) == list(want.item) and list(got.status) == list(want.status)
     assert list(got.covered) == list(want.covered)
     # 1e-6 relative: the committed study ran on this machine type with pinned CPU features
@@ -161,7 +163,7 @@ def test_coverage_probability_and_summary():
     p = validate.covered_probability(np.array([0.5, 0.025, 0.975, 0.0]), np.array([200, 200, 200, 200]))
     assert p[0] == pytest.approx(1.0, abs=1e-9) and p[1] == pytest.approx(0.5, abs=0.01)
     assert p[2] == pytest.approx(0.5, abs=0.01) and p[3] < 0.01
-    df = pd.DataFrame({"dataset": "lung", "split": ["mimic", "random-1", "random-1", "random-2"], "band": "predictive",
+    df = pd.DataFrame({"dataset": "lung", "model": "pooled", "split": ["mimic", "random-1", "random-1", "random-2"], "band": "predictive",
                        "role": "held-out", "kind": "landmark", "covered": [True, True, False, True],
                        "truth": [1.0, 1.0, 0.0, 1.0], "mc_lo": 0.5, "mc_hi": 2.0, "truth_percentile": 0.5,
                        "replicates": 200, "width": 1.5})  # fmt: skip

@@ -141,3 +141,17 @@ def test_sensitivity_refits_and_leave_one_out_work_for_a_spec_paper(toy):
     assert status == "converged" and settings["pfs_shape"] == 1.3 and objective < 1.0
     conflicts = infeasibility.model_conflicts("toy")
     assert set(conflicts.numbers) >= set(calibration.targets("toy"))
+
+
+def test_a_looser_tolerance_stops_the_fit_sooner(scratch_data, monkeypatch):
+    """`calibration.tolerance` reaches the optimiser (scipy's xtol and ftol): a loose one stops
+    after fewer evaluations, near where the default polish ends (the objective stays under 1,
+    i.e. every residual within one printed SE)."""
+    spec_support.register(scratch_data, monkeypatch)
+    tight = calibration.calibrate("toy")
+    spec = (spec_support.TOY / "spec.yaml").read_text(encoding="utf-8").replace(
+        "  n_multiplier: 10", "  n_multiplier: 10\n  tolerance: 0.05")
+    spec_support.register(scratch_data, monkeypatch, spec_text=spec)
+    loose = calibration.calibrate("toy")
+    assert loose["evaluations"] < tight["evaluations"], (loose["evaluations"], tight["evaluations"])
+    assert loose["objective"] < 1.0

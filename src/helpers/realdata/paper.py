@@ -40,6 +40,7 @@ from .datasets import Dataset, cohort, dataset
 # percent, ratios to 0.01; P as ".03", ".004", "<.001").
 DECIMALS = {"percent": 1, "time": 1, "landmark": 0, "HR": 2}
 P_FLOOR = 0.001
+MODELS = ("pooled", "by_arm")
 LOG_HR_BOUND = 3.0  # a fitted HR between 1/20 and 20: wider than any printed here (0.46 to 5.7)
 NOTEBOOK = "50_real_data_validation"
 CALIBRATION = {"n_multiplier": 10, "seed": 20221208, "max_nfev": 60, "tolerance": 1e-3}  # why: see spec()
@@ -106,15 +107,21 @@ def entries(ds: Dataset) -> list[Entry]:
     if ds.two_arms:
         out += [Entry(c1, f"n_{g}", "n", "Table 1", {"subset": {"group": g}}, group=label)
                 for g, label in zip(ds.groups, ds.group_labels, strict=True)]  # fmt: skip
+    # Table 1: a column for all patients, and one per arm (two arms)
+    columns = [("", {}, None)] + [(f"_{g}", {"subset": {"group": g}}, label)
+                                  for g, label in zip(ds.groups, ds.group_labels, strict=True) if ds.two_arms]  # fmt: skip
     for c in ds.covariates:
-        if c.kind == "binary":
-            out.append(Entry(c1, f"{c.name}_pct", "percent", "Table 1", {"covariate": c.name}))
-        elif c.kind == "categorical":
-            out += [Entry(c1, f"{c.name}_{lv}_pct", "percent", "Table 1", {"covariate": c.name, "level": lv}, group=label)
-                    for lv, label in zip(c.levels, c.level_labels, strict=True)]  # fmt: skip
-        else:
-            out += [Entry(c1, f"{c.name}_median", "median", "Table 1", {"covariate": c.name}),
-                    Entry(c1, f"{c.name}_range", "range", "Table 1", None)]  # fmt: skip
+        for suffix, sub, arm in columns:
+            if c.kind == "binary":
+                out.append(Entry(c1, f"{c.name}_pct{suffix}", "percent", "Table 1", {"covariate": c.name, **sub}, group=arm))
+            elif c.kind == "categorical":
+                out += [Entry(c1, f"{c.name}_{lv}_pct{suffix}", "percent", "Table 1", {"covariate": c.name, "level": lv, **sub},
+                              group=f"{label}, {arm}" if arm else label)
+                        for lv, label in zip(c.levels, c.level_labels, strict=True)]  # fmt: skip
+            else:
+                out.append(Entry(c1, f"{c.name}_median{suffix}", "median", "Table 1", {"covariate": c.name, **sub}, group=arm))
+        if c.kind == "continuous":
+            out.append(Entry(c1, f"{c.name}_range", "range", "Table 1", None))
     out += [Entry(c2, "followup", "followup", "Results", {"endpoint": ep}, unit=ds.time_unit),
             Entry(c2, "followup_range", "range", "Results", None, unit=ds.time_unit,
                   extra={"note": "range of follow-up among censored patients"})]  # fmt: skip
@@ -147,28 +154,40 @@ def free_names(ds: Dataset) -> dict[str, str]:
     return {term: f"log_hr_{slug(term) if var != 'group' else 'arm_' + slug(term)}" for var, term, _ in terms(ds)}
 
 
-def spec(ds: Dataset, targets: list[str], shape_free: bool, starts: dict[str, float]) -> schema.Spec:
+def spec(ds: Dataset, targets: list[str], shape_free: bool, starts: dict[str, float], model: str = "pooled") -> schema.Spec:
     """The study spec with ``targets`` as calibration targets.
 
     Free: the baseline median (the time scale), one log HR per model term, and the Weibull shape
     when ``shape_free`` (else the assumed exponential); ``starts``: the optimiser's start for the
-    baseline median and any log HR (the null elsewhere). The calibration cohort is 10x the printed
+    baseline median and any log HR (the null elsewhere). ``model``: "pooled", covariates drawn
+    alike in both arms from the all-patients column of Table 1 (as the four papers' specs); "by_arm",
+    each arm's covariates from its own column (``by_group``). The calibration cohort is 10x the printed
     sizes (calibration noise about a third of the study's own sampling SE, ``1/sqrt(10)``), and at
     most 60 evaluations: 4-5 Jacobians of up to 13 parameters, enough for least squares from the
     null start to settle (objective change under 1e-3 in the runs of ``validate``)."""
+    if model not in MODELS:
+        raise ValueError(f"model {model!r}: choose one of {', '.join(MODELS)}")
     p = ds.prefix
-    ref = schema.ref
+    by_arm = model == "by_arm" and ds.two_arms
+
+    def ref(item: str):  # a Table 1 number: the all-patients column, or each arm's own
+        if not by_arm or not item.startswith(f"{p}-01/"):
+            return schema.ref(item)
+        return {"by_group": {g: schema.ref(f"{item}_{g}") for g in ds.groups}}
+
     if ds.two_arms:
-        groups = [schema.Group(name=g, n=ref(f"{p}-01/n_{g}")) for g in ds.groups]
+        groups = [schema.Group(name=g, n=schema.ref(f"{p}-01/n_{g}")) for g in ds.groups]
     else:
-        groups = [schema.Group(name=ds.groups[0], n=ref(f"{p}-01/patients"))]
+        groups = [schema.Group(name=ds.groups[0], n=schema.ref(f"{p}-01/patients"))]
     covariates: dict[str, Any] = {}
     for c in ds.covariates:
         if c.kind == "binary":
             covariates[c.name] = {"kind": "binary", "prevalence": ref(f"{p}-01/{c.name}_pct")}
         elif c.kind == "categorical":
-            covariates[c.name] = {"kind": "categorical", "levels": list(c.levels),
-                                  "shares": [ref(f"{p}-01/{c.name}_{lv}_pct") for lv in c.levels[1:]]}  # fmt: skip
+            shares = [schema.ref(f"{p}-01/{c.name}_{lv}_pct") for lv in c.levels[1:]]
+            if by_arm:
+                shares = {"by_group": {g: [schema.ref(f"{p}-01/{c.name}_{lv}_pct_{g}") for lv in c.levels[1:]] for g in ds.groups}}
+            covariates[c.name] = {"kind": "categorical", "levels": list(c.levels), "shares": shares}
         elif c.distribution == "normal":
             covariates[c.name] = {"kind": "continuous", "distribution": "normal", "mean": ref(f"{p}-01/{c.name}_median"),
                                   "sd": schema.assumed(f"{c.name}_sd"), "unit": c.unit}  # fmt: skip
@@ -316,9 +335,10 @@ def relations(ds: Dataset) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if ds.two_arms:
         out.append({"kind": "sum", "items": [f"{p}-01/n_{g}" for g in ds.groups], "total": f"{p}-01/patients"})
+    arms = [""] + ([f"_{g}" for g in ds.groups] if ds.two_arms else [])
     for c in ds.covariates:
         if c.kind == "categorical":
-            out.append({"kind": "sum", "items": [f"{p}-01/{c.name}_{lv}_pct" for lv in c.levels]})
+            out += [{"kind": "sum", "items": [f"{p}-01/{c.name}_{lv}_pct{a}" for lv in c.levels]} for a in arms]
     names = [name for name, _ in curve_levels(ds)]
     out.append({"kind": "subset", "items": [f"{p}-03/events_{n}" for n in names], "total": f"{p}-01/patients"})
     printed = {e.ref for e in entries(ds)}
@@ -399,10 +419,11 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=200)
 
 
-def write(ds: Dataset, folder: Path, targets: list[str], shape_free: bool, starts: dict[str, float]) -> Path:
+def write(ds: Dataset, folder: Path, targets: list[str], shape_free: bool, starts: dict[str, float],
+          model: str = "pooled") -> Path:  # fmt: skip
     """ledger.yaml, assumed.yaml and spec.yaml of the outside study ``ds`` with these targets."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "ledger.yaml").write_text(_dump(ledger(ds)), encoding="utf-8")
     (folder / "assumed.yaml").write_text(_dump(assumptions(ds)), encoding="utf-8")
-    schema.write(spec(ds, targets, shape_free, starts), folder / "spec.yaml")
+    schema.write(spec(ds, targets, shape_free, starts, model), folder / "spec.yaml")
     return folder

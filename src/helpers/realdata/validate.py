@@ -37,11 +37,12 @@ from ..settings import Settings
 from ..spec import analysis as spec_analysis
 from ..spec import calibration as spec_calibration
 from ..spec import model as spec_model
+from ..spec import schema
 from ..spec import settings as spec_settings
 from . import paper, splits
 from .datasets import cohort, dataset
 
-COLUMNS = ["dataset", "split", "band", "claim_id", "item", "quantity", "kind", "role", "printed", "truth",
+COLUMNS = ["dataset", "model", "split", "band", "claim_id", "item", "quantity", "kind", "role", "printed", "truth",
            "mc_lo", "mc_median", "mc_hi", "covered", "truth_percentile", "width", "replicates", "status",
            "check_power", "false_printed", "false_status"]  # fmt: skip
 KINDS = ("events", "median", "landmark", "HR univariable", "HR multivariable", "P log-rank", "P univariable",
@@ -55,6 +56,7 @@ class SplitRun:
     """One data set under one split: the fit, the calibrated settings, the truth and the draws."""
 
     dataset: str
+    model: str  # paper.MODELS: covariates pooled over arms, or by arm
     split: splits.Split
     fit: dict
     settings: Settings
@@ -74,12 +76,12 @@ def predictive(settings: Settings, replicates: int, seed: int) -> pd.DataFrame:
 BANDS: dict[str, Callable[[Settings, int, int], pd.DataFrame]] = {"predictive": predictive}
 
 
-def run_split(name: str, split: splits.Split, *, replicates: int, seed: int, folder: Path,
+def run_split(name: str, split: splits.Split, *, replicates: int, seed: int, folder: Path, model: str = "pooled",
               bands: tuple[str, ...] = ("predictive",)) -> SplitRun:  # fmt: skip
-    """Fit, draw and re-derive one data set under one split (see the module docstring)."""
+    """Fit, draw and re-derive one data set under one split and model (see the module docstring)."""
     t0 = time.perf_counter()
     ds = dataset(name)
-    paper.write(ds, folder, list(split.targets), split.shape_free, split.starts)
+    paper.write(ds, folder, list(split.targets), split.shape_free, split.starts, model)
     with ledger.outside(ds.name, folder):
         fit = spec_calibration.calibrate(ds.name)
         s = spec_settings.load(ds.name, calibrated=fit["params"])
@@ -88,7 +90,7 @@ def run_split(name: str, split: splits.Split, *, replicates: int, seed: int, fol
         printed_p = ledger.frame(ds.name)[["claim_id", "item", "p_printed"]]
         truth = truth.merge(printed_p, on=["claim_id", "item"], how="left")
         draws = {kind: BANDS[kind](s, replicates, seed) for kind in bands}
-    return SplitRun(name, split, fit, s, truth, draws, time.perf_counter() - t0)
+    return SplitRun(name, model, split, fit, s, truth, draws, time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------- rows
@@ -147,6 +149,8 @@ def rows(run: SplitRun) -> pd.DataFrame:
         for r in run.truth.itertuples():
             if r.role not in ("held-out", "calibrated") or (r.claim_id, r.item) not in grouped:
                 continue
+            if r.claim_id.endswith(("-01", "-02")):  # Table 1 and follow-up: inputs, or set by the design
+                continue
             g = grouped[(r.claim_id, r.item)]
             parts = [(r.quantity, False)] + ([("P", True)] if r.quantity == "HR" else [])
             for quantity, p_of_hr in parts:
@@ -159,14 +163,12 @@ def rows(run: SplitRun) -> pd.DataFrame:
                 if x.size == 0 or truth is None or (isinstance(truth, float) and np.isnan(truth)):
                     continue
                 kind = kind_of(r.item, r.quantity, p_of_hr)
-                if kind not in KINDS:  # Table 1 and follow-up: inputs or set by the design, not predictions
-                    continue
                 lo, med, hi = replicate.band(x)
                 status, power = _judge(x, printed, value, quantity, r.role)
                 false = false_number(truth, printed, kind, r.rederived_lo, r.rederived_hi)
                 false_status = _judge(x, false[1], false[0], quantity, r.role)[0] if false else None
                 out.append({
-                    "dataset": run.dataset, "split": run.split.name, "band": band, "claim_id": r.claim_id,
+                    "dataset": run.dataset, "model": run.model, "split": run.split.name, "band": band, "claim_id": r.claim_id,
                     "item": r.item + ("/p" if p_of_hr else ""), "quantity": quantity, "kind": kind, "role": r.role,
                     "printed": printed, "truth": truth, "mc_lo": lo, "mc_median": med, "mc_hi": hi,
                     "covered": bool(lo <= truth <= hi), "truth_percentile": _percentile(x, truth),
@@ -182,24 +184,27 @@ def _percentile(x: np.ndarray, truth: float) -> float:
 
 
 # ----------------------------------------------------------------------------- the study
-def _task(name: str, split: splits.Split, replicates: int, seed: int) -> tuple[pd.DataFrame, dict]:
+def _task(name: str, split: splits.Split, model: str, replicates: int, seed: int) -> tuple[pd.DataFrame, dict]:
     """One data set under one split, in whichever process runs it (it registers its own folder)."""
     with tempfile.TemporaryDirectory(prefix=f"realdata-{name}-") as tmp:
-        run = run_split(name, split, replicates=replicates, seed=seed, folder=Path(tmp) / name)
-    info = {"dataset": name, "split": split.name, "targets": len(split.targets), "shape_free": split.shape_free,
+        run = run_split(name, split, replicates=replicates, seed=seed, folder=Path(tmp) / name, model=model)
+    info = {"dataset": name, "model": model, "split": split.name, "targets": len(split.targets), "shape_free": split.shape_free,
             "objective": run.fit["objective"], "evaluations": run.fit["evaluations"], "seconds": round(run.seconds, 1)}
     return rows(run), info
 
 
 def study(names: list[str] | None = None, *, replicates: int = DEFAULTS["replicates"], n_random: int = DEFAULTS["n_random"],
-          seed: int = DEFAULTS["seed"], n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    """Every data set under the mimic split and ``n_random`` random ones: (rows, one line per run).
+          seed: int = DEFAULTS["seed"], n_jobs: int = 1, models: tuple[str, ...] = paper.MODELS,
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Every data set under the mimic split and ``n_random`` random ones, for each model: (rows, one
+    line per run). One cohort has no arms, so its models are the same and it runs once (pooled).
 
     Random splits are drawn from ``seed``; replicate studies of every run from ``seed`` too."""
     from joblib import Parallel, delayed
 
-    tasks = [(n, s) for n in (names or list(DATASETS_ORDER)) for s in splits.splits(dataset(n), n_random, seed)]
-    done = Parallel(n_jobs=n_jobs)(delayed(_task)(n, s, replicates, seed) for n, s in tasks)
+    tasks = [(n, s, m) for m in models for n in (names or list(DATASETS_ORDER)) if m == "pooled" or dataset(n).two_arms
+             for s in splits.splits(dataset(n), n_random, seed)]  # fmt: skip
+    done = Parallel(n_jobs=n_jobs)(delayed(_task)(n, s, m, replicates, seed) for n, s, m in tasks)
     table = pd.concat([d[0] for d in done], ignore_index=True)
     return table, pd.DataFrame([d[1] for d in done])
 
@@ -213,12 +218,17 @@ def generated_folder(name: str) -> Path:
 
 
 def generate(names: list[str] | None = None) -> list[Path]:
-    """Write each data set's generated paper (ledger, assumptions, spec of the mimic split) into
-    ``data/validation/<name>/`` (tests check these are what the generator gives)."""
+    """Write each data set's generated paper (ledger, assumptions, spec of the mimic split; the
+    by-arm model's spec beside it for two arms) into ``data/validation/<name>/`` (tests check these
+    are what the generator gives)."""
     out = []
     for name in names or DATASETS_ORDER:
         ds, split = dataset(name), splits.mimic(dataset(name))
-        out.append(paper.write(ds, generated_folder(name), list(split.targets), split.shape_free, split.starts))
+        folder = paper.write(ds, generated_folder(name), list(split.targets), split.shape_free, split.starts)
+        if ds.two_arms:
+            spec = paper.spec(ds, list(split.targets), split.shape_free, split.starts, "by_arm")
+            schema.write(spec, folder / "spec_by_arm.yaml")
+        out.append(folder)
     return out
 
 
@@ -283,16 +293,22 @@ def _summary(g: pd.DataFrame) -> pd.Series:
     })  # fmt: skip
 
 
-def held_out(df: pd.DataFrame, band: str = "predictive") -> pd.DataFrame:
-    return df[(df.role == "held-out") & (df.band == band)]
+def held_out(df: pd.DataFrame, band: str = "predictive", model: str = "pooled") -> pd.DataFrame:
+    """Held-out rows of one band kind under one model (a cohort without arms counts under both)."""
+    same = (df.model == model) | (~df.dataset.map(_two_arms) & (df.model == "pooled"))
+    return df[(df.role == "held-out") & (df.band == band) & same]
 
 
-def coverage(df: pd.DataFrame, by: str = "kind", band: str = "predictive") -> pd.DataFrame:
+def _two_arms(name: str) -> bool:
+    return dataset(name).two_arms
+
+
+def coverage(df: pd.DataFrame, by: str = "kind", band: str = "predictive", model: str = "pooled") -> pd.DataFrame:
     """Coverage of the truth by held-out 95% bands per ``by`` (kind or dataset), with ``mc_se`` (from
     the finite replicates: each truth's chance to fall inside a band redrawn), the mimic split's and
     the random splits' coverage and the SD of coverage between random splits, misses below and
     above the band, and (per kind) the median band width in its unit."""
-    h = held_out(df, band)
+    h = held_out(df, band, model)
     order = list(KINDS) if by == "kind" else list(DATASETS_ORDER)
     table = h.groupby(by).apply(_summary, include_groups=False)
     table = table.reindex([k for k in order if k in table.index])
@@ -304,12 +320,12 @@ def coverage(df: pd.DataFrame, by: str = "kind", band: str = "predictive") -> pd
     return table.astype({"numbers": int, "misses_below": int, "misses_above": int})
 
 
-def verdict_table(df: pd.DataFrame, band: str = "predictive") -> pd.DataFrame:
+def verdict_table(df: pd.DataFrame, band: str = "predictive", model: str = "pooled") -> pd.DataFrame:
     """The project's verdicts on held-out numbers per kind: on the true printed numbers (how often
     each status; "contradicted" on a true number is a false alarm), and on false ones (the
     verdicts' stated alternative: a 25% longer time, 10 points off, an effect removed), and how often
     "supported" is right when true and false numbers are equally common."""
-    h = held_out(df, band)
+    h = held_out(df, band, model)
     rows = {}
     for kind, g in [*h.groupby("kind"), ("all", h)]:
         f = g[g.false_printed.notna()]
@@ -325,8 +341,8 @@ def verdict_table(df: pd.DataFrame, band: str = "predictive") -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").reindex(order)
 
 
-def misses(df: pd.DataFrame, band: str = "predictive") -> pd.DataFrame:
+def misses(df: pd.DataFrame, band: str = "predictive", model: str = "pooled") -> pd.DataFrame:
     """Held-out numbers whose band misses the truth, with where the truth fell."""
-    h = held_out(df, band)
+    h = held_out(df, band, model)
     out = h[~h.covered].assign(side=lambda d: np.where(d.truth < d.mc_lo, "below", "above"))
     return out[["dataset", "split", "item", "kind", "printed", "truth", "mc_lo", "mc_median", "mc_hi", "side"]]

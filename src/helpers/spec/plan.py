@@ -11,6 +11,7 @@ one of the three files changes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -143,7 +144,9 @@ def _load(paper: str, path: str, stamp: tuple) -> Plan:
 
 
 def field_kind(field: str) -> str:
-    """What a number in this spec field means: size, probability, time, log_ratio or real."""
+    """What a number in this spec field means: size, probability, time, log_ratio or real (a value
+    given per group means what the field means: 'prevalence.by_group.a' is a probability)."""
+    field = re.sub(r"\.by_group\.[a-z][a-z0-9_]*", "", field)
     last = field.split(".")[-1].split("[")[0]
     if field.startswith("groups") and last == "n":
         return "size"

@@ -122,22 +122,45 @@ class Group(_Strict):
     n: Value
 
 
+class GroupValues(_Strict):
+    """One number per group: a covariate distributed differently by arm (a Table 1 printed by arm)."""
+
+    by_group: dict[str, Value] = Field(min_length=1)
+
+
+class GroupShares(_Strict):
+    """A categorical covariate's shares per group (each list as ``shares`` takes it)."""
+
+    by_group: dict[str, list[Value]] = Field(min_length=1)
+
+
+def _by_group_tag(v: Any) -> str:
+    return "by_group" if (isinstance(v, dict) and "by_group" in v) or isinstance(v, (GroupValues, GroupShares)) else "one"
+
+
+# a covariate's parameter: one number for every patient, or one per group
+PerGroup = Annotated[Annotated[Value, Tag("one")] | Annotated[GroupValues, Tag("by_group")], Discriminator(_by_group_tag)]
+PerGroupShares = Annotated[Annotated[list[Value], Tag("one")] | Annotated[GroupShares, Tag("by_group")],
+                           Discriminator(_by_group_tag)]  # fmt: skip
+
+
 class BinaryCovariate(_Strict):
     kind: Literal["binary"]
-    prevalence: Value
+    prevalence: PerGroup
     missing: Value = 0.0  # share missing completely at random
 
 
 class CategoricalCovariate(_Strict):
     kind: Literal["categorical"]
     levels: list[str] = Field(min_length=2)  # the first level is the reference
-    shares: list[Value]  # one per level, or one per non-reference level (the reference takes the rest)
+    shares: PerGroupShares  # one per level, or one per non-reference level (the reference takes the rest)
     missing: Value = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> CategoricalCovariate:
-        if len(self.shares) not in (len(self.levels), len(self.levels) - 1):
-            raise ValueError(f"{len(self.levels)} levels but {len(self.shares)} shares. Fix: give one share per level "
+        lists = self.shares.by_group.values() if isinstance(self.shares, GroupShares) else [self.shares]
+        if any(len(s) not in (len(self.levels), len(self.levels) - 1) for s in lists):
+            raise ValueError(f"{len(self.levels)} levels but {[len(s) for s in lists]} shares. Fix: give one share per level "
                              "(or per non-reference level: the reference level takes the rest)")
         if len(set(self.levels)) != len(self.levels):
             raise ValueError("a level is repeated. Fix: name each level once")
@@ -146,13 +169,14 @@ class CategoricalCovariate(_Strict):
 
 class ContinuousCovariate(_Strict):
     """Normal (``mean``, ``sd``) or lognormal (``median``, ``sdlog``); effects act per ``unit``,
-    centred at the distribution's median (so the baseline patient has the median value)."""
+    centred at the distribution's median (so the baseline patient has the median value; with a
+    median per group, the first group's)."""
 
     kind: Literal["continuous"]
     distribution: Literal["normal", "lognormal"]
-    mean: Value | None = None
+    mean: PerGroup | None = None
     sd: Value | None = None
-    median: Value | None = None
+    median: PerGroup | None = None
     sdlog: Value | None = None
     unit: float = Field(default=1.0, gt=0)  # effects (log HR, log OR) per this many units
     missing: Value = 0.0
@@ -436,6 +460,11 @@ def _cross_check(spec: Spec) -> list[str]:
     levels = {"group": groups}
     for name, cov in spec.covariates.items():
         levels[name] = cov.levels if isinstance(cov, CategoricalCovariate) else None
+        for fld in ("prevalence", "shares", "mean", "median"):
+            per = getattr(cov, fld, None)
+            if isinstance(per, (GroupValues, GroupShares)) and sorted(per.by_group) != sorted(groups):
+                problems.append(f"covariates.{name}.{fld}.by_group: the groups named differ from the groups. "
+                                f"Fix: give one for each of {', '.join(groups)}")  # fmt: skip
     seen_binary, seen_time = [], []
     for name, ep in spec.endpoints.items():
         where = f"endpoints.{name}"
@@ -517,7 +546,7 @@ def _item_problems(m: ItemMap, spec: Spec, variables: dict) -> list[str]:
 
 # ----------------------------------------------------------------------------- reading, writing
 def _all_fields() -> set[str]:
-    models = [Spec, Group, BinaryCovariate, CategoricalCovariate, ContinuousCovariate, Pair, Correlation,
+    models = [Spec, Group, GroupValues, GroupShares, BinaryCovariate, CategoricalCovariate, ContinuousCovariate, Pair, Correlation,
               Exponential, Weibull, Piecewise, Cure, ByGroup, BinaryEndpoint, TimeEndpoint, Censoring,
               Analysis, ItemMap, FreeParameter, Calibration, Ref, Assumed, Free]  # fmt: skip
     return {f for m in models for f in m.model_fields}

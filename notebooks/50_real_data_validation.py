@@ -37,8 +37,8 @@
 # %% tags=["parameters"]
 seed: int = 20221208  # seed of the live run's replicate studies (the committed study used 20221208) (allowed: 0 to 4294967295)
 replicates: int = 200  # same-size studies per band in the live run; the committed study used 200 (allowed: 1 to 100000)
-dataset: str = "lung"  # data set of the live run (allowed: gbsg2, lung, rossi, larynx, leukemia)
-model: str = "pooled"  # covariates of the live run: pooled over arms, as the four papers' specs, or by_arm (allowed: pooled, by_arm)
+dataset: int = 2  # data set of the live run: 1 gbsg2, 2 lung, 3 rossi, 4 larynx, 5 leukemia (allowed: 1 to 5)
+by_arm: bool = False  # the live run draws covariates by arm (the improved model) instead of pooled over arms, as the four papers' specs
 full: bool = False  # re-run the whole study here instead of reading the committed one (about 25 min on 2 cores)
 
 # %%
@@ -47,8 +47,8 @@ import matplotlib.pyplot as plt
 from helpers import notebook
 from helpers.realdata import validate, view
 
-rng = notebook.start(seed, replicates, dataset=dataset, model=model, full=full)
-view.check(dataset, model)
+rng = notebook.start(seed, replicates, dataset=dataset, by_arm=by_arm, full=full)
+name, model = view.live_choice(dataset, by_arm)
 
 # %% [markdown]
 # ## The data sets
@@ -68,7 +68,7 @@ view.datasets_table()
 # univariable HRs are the calibration targets, the rest is held out.
 
 # %%
-lv = view.live(dataset, model, seed=seed, replicates=replicates)
+lv = view.live(name, model, seed=seed, replicates=replicates)
 lv.printed
 
 # %%

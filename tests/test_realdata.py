@@ -181,3 +181,12 @@ def test_generated_files_read_back_as_an_outside_study(tmp_path):
         assert len(frame) == len(paper.entries(datasets.dataset("lung")))
     spec = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
     assert spec["calibration"]["targets"] == list(splits.mimic(datasets.dataset("lung")).targets)
+
+
+def test_notebook_parameters_name_a_data_set_and_a_model():
+    from helpers.params import ParameterError
+    from helpers.realdata import view
+
+    assert view.live_choice(2, False) == ("lung", "pooled") and view.live_choice(5, True) == ("leukemia", "by_arm")
+    with pytest.raises(ParameterError, match=r"dataset=0 is not allowed: use 1 to 5 \(1 gbsg2"):
+        view.live_choice(0, False)

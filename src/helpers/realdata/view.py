@@ -32,6 +32,15 @@ def check(name: str, model: str) -> None:
         raise ParameterError(f"model={model!r} is not allowed: use one of {', '.join(paper.MODELS)}")
 
 
+def live_choice(number: int, by_arm: bool) -> tuple[str, str]:
+    """Notebook 50's parameters (a data set's number, by arm or not) as (data set, model)."""
+    names = list(validate.DATASETS_ORDER)
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(names):
+        choices = ", ".join(f"{i} {n}" for i, n in enumerate(names, 1))
+        raise ParameterError(f"dataset={number!r} is not allowed: use 1 to {len(names)} ({choices})")
+    return names[number - 1], paper.MODELS[int(bool(by_arm))]
+
+
 def datasets_table() -> pd.DataFrame:
     """One line per data set: size, arms, events, covariates, endpoint, source."""
     rows = []

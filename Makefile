@@ -29,7 +29,7 @@ export OPENBLAS_CORETYPE := Haswell
 RUN_PARAMS := $(if $(SEED),seed=$(SEED)) $(if $(REPLICATES),replicates=$(REPLICATES)) $(P)
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate refresh lab lock clean
+.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate validate-real refresh lab lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 	@$(PY) -m pytest -q -m slow tests
 	@mkdir -p docs/figures && cp reports/validation/coverage.png docs/figures/validation_coverage.png
 	@cp reports/validation/validation.csv docs/figures/validation.csv
+
+validate-real: $(STAMP) ## real-data validation study (5 data sets x 7 splits x 2 models, ~25 min) -> data/validation/
+	@$(PY) -m helpers.realdata.validate
 
 refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies
 	@$(PY) -m helpers.runner refresh

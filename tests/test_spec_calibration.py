@@ -151,3 +151,17 @@ def test_a_fit_that_leaves_a_target_inestimable_is_not_converged():
     fit = calibration.calibrate("nastoupil", settings=load_spec_settings("nastoupil", overrides={"log_hr_cr_pfs": -1.5}, calibrated={}))
     residuals = {t["item"]: t["residual"] for t in fit["targets"]}
     assert residuals["pfs_median"] == calibration.PENALTY and not fit["converged"]
+
+
+def test_a_looser_tolerance_stops_the_fit_sooner(scratch_data, monkeypatch):
+    """`calibration.tolerance` reaches the optimiser (scipy's xtol and ftol): a loose one stops
+    after fewer evaluations, near where the default polish ends (the objective stays under 1,
+    i.e. every residual within one printed SE)."""
+    spec_support.register(scratch_data, monkeypatch)
+    tight = calibration.calibrate("toy")
+    spec = (spec_support.TOY / "spec.yaml").read_text(encoding="utf-8").replace(
+        "  n_multiplier: 10", "  n_multiplier: 10\n  tolerance: 0.05")
+    spec_support.register(scratch_data, monkeypatch, spec_text=spec)
+    loose = calibration.calibrate("toy")
+    assert loose["evaluations"] < tight["evaluations"], (loose["evaluations"], tight["evaluations"])
+    assert loose["objective"] < 1.0

@@ -142,3 +142,38 @@ def test_a_draft_spec_simulates_nothing_and_rederives_nothing(scratch_data, monk
     rows = analysis.rederive({}, s)
     assert rows.rederived.isna().all() and rows.note.str.startswith("draft").all()
     assert bind("toy", "calibration") is None
+
+
+BY_ARM = (("  bulky: {kind: binary, prevalence: {ref: TOY-01/bulky}}",
+           "  bulky: {kind: binary, prevalence: {by_group: {a: {ref: TOY-01/bulky}, b: {ref: TOY-01/stage_iv_pct}}}}"),
+          ("shares: [{ref: TOY-01/stage_iv_pct}]",
+           "shares: {by_group: {a: [{ref: TOY-01/stage_iv_pct}], b: [{ref: TOY-01/bulky_pct}]}}"),
+          ("mean: {ref: TOY-01/age_median}", "mean: {by_group: {a: {ref: TOY-01/age_median}, b: {ref: TOY-03/os_median}}}"))
+
+
+def test_covariates_can_differ_by_group(scratch_data, monkeypatch):
+    """A Table 1 printed by arm: each group's margins are its own (the copula and effects unchanged)."""
+    spec = (spec_support.TOY / "spec.yaml").read_text(encoding="utf-8")
+    for old, new in BY_ARM:
+        assert old in spec
+        spec = spec.replace(old, new)
+    spec_support.register(scratch_data, monkeypatch, spec_text=spec)
+    c = _big(bind("toy", "settings").load(calibrated=CALIBRATED))
+    a, b = c["group"] == 0, c["group"] == 1
+    n = a.sum()
+    _within(c["bulky"][a].mean(), 120 / 300, math.sqrt(0.24 / n))  # count / n of TOY-01/bulky
+    _within(c["bulky"][b].mean(), 0.35, math.sqrt(0.35 * 0.65 / n))  # the printed 35%
+    _within((c["stage"][a] == 1).mean(), 0.35, math.sqrt(0.35 * 0.65 / n))
+    _within((c["stage"][b] == 1).mean(), 0.40, math.sqrt(0.24 / n))
+    age_a, age_b = c["age"][a & ~np.isnan(c["age"])], c["age"][b & ~np.isnan(c["age"])]
+    _within(age_a.mean(), 62.0, 10 / math.sqrt(age_a.size))
+    _within(age_b.mean(), 26.0, 10 / math.sqrt(age_b.size))  # TOY-03/os_median printed 26
+
+
+def test_a_by_group_covariate_must_name_every_group(scratch_data, monkeypatch):
+    spec = (spec_support.TOY / "spec.yaml").read_text(encoding="utf-8").replace(*BY_ARM[0]).replace("b: {ref: TOY-01/stage_iv_pct}", "c: {ref: TOY-01/stage_iv_pct}")
+    path = spec_support.register(scratch_data, monkeypatch, spec_text=spec)
+    from helpers.spec import schema
+
+    with pytest.raises(SpecError, match=r"covariates.bulky.prevalence.by_group: the groups named differ.*Fix: give one for each of a, b"):
+        schema.read(path)

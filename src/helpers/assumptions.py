@@ -52,7 +52,7 @@ class Assumption(BaseModel):
 
 
 def entries(paper: str) -> dict[str, Assumption]:
-    path = paths.ASSUMED / f"{paper}.yaml"
+    path = paths.paper_file("assumed", paper)
     if not path.exists():
         raise AssumptionError(f"{path}: file not found; restore it with `git checkout -- {path}`")
     try:

@@ -25,13 +25,14 @@ class CalibrationError(RuntimeError):
 
 
 def _module(paper: str):
-    return contract.module(path_of(paper).stem, "calibration")
+    path_of(paper)  # an unknown paper: the error names the known ones
+    return contract.module(paper, "calibration")
 
 
 def path_of(paper: str):
-    if paper not in CALIBRATED_PAPERS:
+    if paper not in CALIBRATED_PAPERS and paper not in paths.OUTSIDE:
         raise CalibrationError(f"unknown paper {paper!r}; choose one of {', '.join(CALIBRATED_PAPERS)}")
-    return paths.CALIBRATED / f"{paper}.json"
+    return paths.paper_file("calibrated", paper)
 
 
 def load(paper: str) -> dict[str, Any]:

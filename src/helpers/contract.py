@@ -56,8 +56,9 @@ def has_package(paper: str) -> bool:
 
 
 def spec_file(key: str):
-    """``data/specs/<key>.yaml``: a paper's spec, or a variant's (``<paper>.<variant>.yaml``)."""
-    return paths.DATA / "specs" / f"{key}.yaml"
+    """``data/specs/<key>.yaml``: a paper's spec, or a variant's (``<paper>.<variant>.yaml``); an
+    outside study's spec in its own folder."""
+    return paths.paper_file("spec", key)
 
 
 def is_spec_paper(paper: str) -> bool:

@@ -9,6 +9,8 @@ refused with a message naming the file, the claim and the field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -183,11 +185,57 @@ def claim_texts() -> dict[str, str]:
     return {c["claim_id"]: c["claim"] for paper in PAPERS for c in data[paper]}
 
 
+def is_paper(paper: str) -> bool:
+    """A paper of the project (claims_index.yaml) or one registered from outside (``outside``)."""
+    return paper in PAPERS or paper in paths.OUTSIDE
+
+
+@contextmanager
+def outside(paper: str, folder: Path) -> Iterator[str]:
+    """Run ``paper`` from ``folder`` (ledger.yaml, assumed.yaml, spec.yaml; ``paths.OUTSIDE``)
+    inside the block: a generated study that is not a paper of the project. Process-local, so a
+    worker process registers it itself. Its claim-ID prefix must differ from every project paper's."""
+    if paper in PAPERS:
+        raise LedgerError(f"{paper!r} is a paper of the project; give the outside study another name")
+    if not (Path(folder) / paths.OUTSIDE_FILES["reported"]).exists():
+        raise LedgerError(f"{folder}: no {paths.OUTSIDE_FILES['reported']}; write the study's files first")
+    previous = paths.OUTSIDE.get(paper)
+    paths.OUTSIDE[paper] = Path(folder)
+    clear_caches()
+    try:
+        pre = prefix(paper)
+        if pre in PREFIX.values() or any(prefix(p) == pre for p in paths.OUTSIDE if p != paper):
+            raise LedgerError(f"{paper}: claim-ID prefix {pre} is taken by another paper; choose another")
+        yield paper
+    finally:
+        if previous is None:
+            paths.OUTSIDE.pop(paper, None)
+        else:
+            paths.OUTSIDE[paper] = previous
+        clear_caches()
+
+
+def prefix(paper: str) -> str:
+    """The claim-ID prefix of a paper (an outside one's from its first claim)."""
+    if paper in PREFIX:
+        return PREFIX[paper]
+    return load_paper(paper).claims[0].claim_id.split("-")[0]
+
+
+def paper_of(claim_id: str) -> str | None:
+    """The paper whose claim IDs start like ``claim_id`` (project papers, then outside ones)."""
+    pre = claim_id.split("-")[0]
+    for paper in (*PAPERS, *paths.OUTSIDE):
+        if prefix(paper) == pre:
+            return paper
+    return None
+
+
 def load_paper(paper: str, path: Path | None = None) -> PaperLedger:
     """Load and validate one paper's ledger; raise ``LedgerError`` naming what is wrong."""
-    if paper not in PAPERS:
+    if not is_paper(paper):
         raise LedgerError(f"unknown paper {paper!r}; choose one of {', '.join(PAPERS)}")
-    path = path or paths.REPORTED / f"{paper}.yaml"
+    path = path or paths.paper_file("reported", paper)
     data = _yaml(path)
     try:
         ledger = PaperLedger.model_validate(data)
@@ -195,7 +243,8 @@ def load_paper(paper: str, path: Path | None = None) -> PaperLedger:
         err = exc.errors()[0]
         raise LedgerError(f"{path.name}: {_locate(data, err['loc'])}: {err['msg']}") from None
     ids = [c.claim_id for c in ledger.claims]
-    expected = claims_index()[paper]
+    # an outside study lists its own claims; a project paper's must match claims_index.yaml
+    expected = claims_index()[paper] if paper in PAPERS else list(dict.fromkeys(ids))
     problems = []
     if dup := sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"claim {', '.join(dup)} entered twice; merge the entries")

@@ -21,6 +21,22 @@ DOCS = PROJ_ROOT / "docs"
 
 REPORTS_ENV = "CART_REPORTS_DIR"
 
+# Papers held outside data/: generated studies (the real-data validation writes one per data set and
+# split) that run through the same machinery without being papers of the project (not in
+# claims_index.yaml, so never in the scorecard or the report). Name -> a folder with ledger.yaml,
+# assumed.yaml, spec.yaml and, once fitted, calibrated.json (the layout of tests/spec_toy/).
+# Registered per process by ``helpers.ledger.outside``; read only through the functions below.
+OUTSIDE: dict[str, Path] = {}
+OUTSIDE_FILES = {"reported": "ledger.yaml", "assumed": "assumed.yaml", "spec": "spec.yaml", "calibrated": "calibrated.json"}
+
+
+def paper_file(kind: str, paper: str) -> Path:
+    """Where a paper's ``kind`` of file lives: reported, assumed, spec or calibrated."""
+    if paper in OUTSIDE:
+        return OUTSIDE[paper] / OUTSIDE_FILES[kind]
+    folder = {"reported": REPORTED, "assumed": ASSUMED, "spec": DATA / "specs", "calibrated": CALIBRATED}[kind]
+    return folder / f"{paper}.{'json' if kind == 'calibrated' else 'yaml'}"
+
 
 def reports_dir() -> Path:
     """The folder this run writes to: the staging folder during ``make all``, else ``reports/``."""

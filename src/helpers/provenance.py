@@ -43,7 +43,7 @@ def declared_uses(paper: str) -> list[tuple[str, str, str]]:
     calibration = _module(paper, "calibration")
     for ref in getattr(calibration, "TARGETS", ()) if calibration else ():
         out.append((ref, "calibrated", "calibration target"))
-    if (paths.ASSUMED / f"{paper}.yaml").exists():  # a variant's own file, data/assumed/<paper>.<variant>.yaml
+    if paths.paper_file("assumed", paper).exists():  # a variant's own file, data/assumed/<paper>.<variant>.yaml
         for name, entry in assumptions.entries(paper).items():
             for ref in entry.derived_from:
                 out.append((ref, "calibrated", f"sets assumption {name}"))
@@ -96,7 +96,7 @@ def _roles(key: str, stamp: tuple) -> dict[str, tuple[str, str]]:
     by_claim = _refs_of(paper, frame)
     known = {r for refs in by_claim.values() for r in refs}
     direct: dict[str, tuple[str, str]] = {}
-    prefix = ledger.PREFIX[paper]
+    prefix = ledger.prefix(paper)
     for ref, role, by in declared_uses(key):
         if not ref.startswith(prefix + "-"):
             continue  # an external number (e.g. a published rate from another study)
@@ -124,8 +124,10 @@ def _roles(key: str, stamp: tuple) -> dict[str, tuple[str, str]]:
 
 
 def _stamp(key: str) -> tuple:
-    """The files a model's roles are read from (the spec too: its inputs and targets are uses)."""
-    files = [paths.REPORTED / f"{contract.paper_of(key)}.yaml", paths.ASSUMED / f"{key}.yaml", contract.spec_file(key)]
+    """The files a model's roles are read from, and when each last changed (the spec too: its
+    inputs and targets are declared uses)."""
+    files = [paths.paper_file("reported", contract.paper_of(key)), paths.paper_file("assumed", key),
+             contract.spec_file(key)]
     return tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in files)
 
 

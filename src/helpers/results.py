@@ -84,10 +84,9 @@ def row(claim_id: str, item: str, quantity: str, role: str | None = None, *, pap
 
 
 def _paper_of(claim_id: str) -> str:
-    prefix = claim_id.split("-")[0]
-    for paper, pre in ledger.PREFIX.items():
-        if pre == prefix:
-            return paper
+    paper = ledger.paper_of(claim_id)
+    if paper is not None:
+        return paper
     raise ResultsError(f"claim ID {claim_id!r} has no known paper prefix ({sorted(ledger.PREFIX.values())})")
 
 

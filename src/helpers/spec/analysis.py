@@ -114,8 +114,9 @@ def _as_percent(share, lo, hi, event: bool = False):
 
 
 # ----------------------------------------------------------------------------- one cohort, reference libraries
-def _reference(data: dict, plan: Plan, item: ItemPlan, settings: Settings) -> tuple[float, float, float, float]:
-    """(estimate, lo, hi, p) of one item on one cohort with lifelines / statsmodels / scipy."""
+def reference(data: dict, plan: Plan, item: ItemPlan, settings: Settings | None) -> tuple[float, float, float, float]:
+    """(estimate, lo, hi, p) of one item on one cohort with lifelines / statsmodels / scipy
+    (``settings`` are read only for an assumed ``cox_ties``)."""
     from lifelines import KaplanMeierFitter
 
     q, m, nan = item.quantity, item.map, np.nan
@@ -247,7 +248,7 @@ def rederive(cohort: dict, settings: Settings, rng: np.random.Generator | None =
                 f"no entry under items: in data/specs/{plan.key}.yaml"  # fmt: skip
             rows.append(results.from_ledger(ref, note=why, model=plan.key))
             continue
-        est, lo, hi, p = _reference(cohort, plan, item, settings)
+        est, lo, hi, p = reference(cohort, plan, item, settings)
         rows.append(results.from_ledger(ref, rederived=_f(est), rederived_lo=_f(lo), rederived_hi=_f(hi),
                                         rederived_p=_f(p), method=_method(plan, item, settings),
                                         model=plan.key))  # fmt: skip

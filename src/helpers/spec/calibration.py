@@ -168,7 +168,8 @@ def calibrate(paper: str, settings: Settings | None = None, start: dict[str, flo
         return {n: float(i(v)) for n, i, v in zip(names, inv, x, strict=True)}
 
     sol = optimize.least_squares(lambda x: residuals(theta_of(x), base, table), x0, bounds=(lb, ub),
-                                 method="trf", diff_step=cal.diff_step, max_nfev=cal.max_nfev)  # fmt: skip
+                                 method="trf", diff_step=cal.diff_step, max_nfev=cal.max_nfev,
+                                 xtol=cal.tolerance, ftol=cal.tolerance)  # fmt: skip
     theta = theta_of(sol.x)
     fitted = fitted_values(theta, base, refs)
     res = residuals(theta, base, table)

@@ -7,7 +7,8 @@ make a calibration objective a smooth function of the parameters):
 2. **covariates** from one Gaussian copula: latent normals Z with the declared correlations (pairs,
    or a factor's loadings: corr = l_i l_j); a binary covariate is 1 when Phi(Z) > 1 - prevalence,
    a categorical one takes the level whose cumulative shares bracket Phi(Z), a continuous one is
-   mean + sd Z (normal) or median exp(sdlog Z) (lognormal); the margins are exactly the declared ones;
+   mean + sd Z (normal) or median exp(sdlog Z) (lognormal); the margins are exactly the declared ones
+   (per group where a parameter is given `by_group`: a Table 1 printed by arm);
 3. **endpoints**, in the listed order, from the baseline patient (binary 0, reference level,
    continuous at its median) and the effects: a binary endpoint has logit P = logit(probability) +
    sum of log ORs (nested ``within`` a parent: 0 unless the parent is 1); a time endpoint has
@@ -43,6 +44,8 @@ from .schema import (
     Cure,
     Exponential,
     Free,
+    GroupShares,
+    GroupValues,
     Piecewise,
     Ref,
     Spec,
@@ -185,8 +188,38 @@ def _effects(effects: dict, spec: Spec, settings: Settings, field: str) -> list[
 
 
 def _centre(cov, settings: Settings, field: str) -> float:
-    return number(cov.mean if cov.distribution == "normal" else cov.median, settings,
-                  f"{field}.{'mean' if cov.distribution == 'normal' else 'median'}")  # fmt: skip
+    """The centre of a continuous covariate's effects: its median (the first group's, if given by group)."""
+    value = cov.mean if cov.distribution == "normal" else cov.median
+    where = f"{field}.{'mean' if cov.distribution == 'normal' else 'median'}"
+    if isinstance(value, GroupValues):
+        first = next(iter(value.by_group))
+        return number(value.by_group[first], settings, f"{where}.by_group.{first}")
+    return number(value, settings, where)
+
+
+def _per_group(value, settings: Settings, field: str, groups: list[str]) -> np.ndarray:
+    """A covariate parameter for each group (G,): one number repeated, or one per group."""
+    if isinstance(value, GroupValues):
+        return np.array([number(value.by_group[g], settings, f"{field}.by_group.{g}") for g in groups])
+    return np.full(max(len(groups), 1), number(value, settings, field))
+
+
+def _shares(cov, field: str, groups: list[str]) -> list[tuple[list, str]]:
+    """(shares, field) of a categorical covariate for each group."""
+    if isinstance(cov.shares, GroupShares):
+        return [(cov.shares.by_group[g], f"{field}.shares.by_group.{g}") for g in groups]
+    return [(cov.shares, f"{field}.shares")] * max(len(groups), 1)
+
+
+def _cumulative(shares: list, cov, settings: Settings, field: str) -> np.ndarray:
+    """Cumulative shares of the levels below the last (the cut points of Phi(Z))."""
+    s = np.array([number(v, settings, f"{field}[{i}]") for i, v in enumerate(shares)])
+    if len(s) < len(cov.levels):  # the reference level takes the rest
+        s = np.concatenate([[1.0 - s.sum()], s])
+    if abs(s.sum() - 1.0) > 0.02 or s.min() < 0:
+        raise SpecError(f"{settings.paper}: {field} add up to {s.sum():.3f}, not 1. "
+                        "Fix: give every level's share (rounded shares within 2 points are rescaled)")  # fmt: skip
+    return np.cumsum(s / s.sum())[:-1]
 
 
 def _linear_predictor(effects, values: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -215,22 +248,18 @@ def compile_model(spec: Spec, settings: Settings) -> Compiled:
     """Resolve every spec number once (refs converted for their fields, ranges checked)."""
     sizes = [int(round(number(g.n, settings, f"groups[{i}].n"))) * settings.n_multiplier for i, g in enumerate(spec.groups)]
     covs, missing = [], []
+    groups = spec.group_names()
     for name, cov in spec.covariates.items():
         field = f"covariates.{name}"
         if isinstance(cov, BinaryCovariate):
-            covs.append((name, "binary", (stats.norm.ppf(1.0 - number(cov.prevalence, settings, f"{field}.prevalence")),)))
+            prevalence = _per_group(cov.prevalence, settings, f"{field}.prevalence", groups)
+            covs.append((name, "binary", (stats.norm.ppf(1.0 - prevalence),)))
         elif isinstance(cov, CategoricalCovariate):
-            shares = np.array([number(s, settings, f"{field}.shares[{i}]") for i, s in enumerate(cov.shares)])
-            if len(shares) < len(cov.levels):  # the reference level takes the rest
-                shares = np.concatenate([[1.0 - shares.sum()], shares])
-            if abs(shares.sum() - 1.0) > 0.02 or shares.min() < 0:
-                raise SpecError(f"{settings.paper}: {field}.shares add up to {shares.sum():.3f}, not 1. "
-                                "Fix: give every level's share (rounded shares within 2 points are rescaled)")  # fmt: skip
-            covs.append((name, "categorical", (np.cumsum(shares / shares.sum())[:-1],)))
+            covs.append((name, "categorical", (np.stack([_cumulative(s, cov, settings, f) for s, f in _shares(cov, field, groups)]),)))
         elif cov.distribution == "normal":
-            covs.append((name, "normal", (number(cov.mean, settings, f"{field}.mean"), number(cov.sd, settings, f"{field}.sd"))))
+            covs.append((name, "normal", (_per_group(cov.mean, settings, f"{field}.mean", groups), number(cov.sd, settings, f"{field}.sd"))))
         else:
-            covs.append((name, "lognormal", (number(cov.median, settings, f"{field}.median"),
+            covs.append((name, "lognormal", (_per_group(cov.median, settings, f"{field}.median", groups),
                                              number(cov.sdlog, settings, f"{field}.sdlog"))))  # fmt: skip
         missing.append(number(cov.missing, settings, f"{field}.missing"))
     chol = np.linalg.cholesky(correlation_matrix(spec, settings)) if covs else None
@@ -282,15 +311,16 @@ def simulate(rng: np.random.Generator, settings: Settings) -> dict[str, np.ndarr
     z = rng.standard_normal((n, len(m.covariates)))
     if m.chol is not None:
         z = z @ m.chol.T
+    g = values["group"].astype(int)  # covariate parameters are per group (equal unless given by group)
     for j, (name, how, par) in enumerate(m.covariates):
         if how == "binary":
-            values[name] = (z[:, j] > par[0]).astype(float)
-        elif how == "categorical":
-            values[name] = np.searchsorted(par[0], special.ndtr(z[:, j]), side="right").astype(float)
+            values[name] = (z[:, j] > par[0][g]).astype(float)
+        elif how == "categorical":  # the level whose cumulative shares bracket Phi(Z)
+            values[name] = (par[0][g] <= special.ndtr(z[:, j])[:, None]).sum(axis=1).astype(float)
         elif how == "normal":
-            values[name] = par[0] + par[1] * z[:, j]
+            values[name] = par[0][g] + par[1] * z[:, j]
         else:
-            values[name] = par[0] * np.exp(par[1] * z[:, j])
+            values[name] = par[0][g] * np.exp(par[1] * z[:, j])
     # 3. endpoints, in order
     latent: dict[str, np.ndarray] = {}
     for name, kind, effects, a, b in m.endpoints:

@@ -11,9 +11,11 @@ one of the three files changes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 
 from .. import assumptions, contract, ledger, paths
 from .schema import (
@@ -52,12 +54,8 @@ SUPPORTED = {
 TARGET_KINDS = ("count", "percent", "median", "landmark_survival", "landmark_event", "followup", "HR", "OR")
 
 
-def spec_dir() -> Path:
-    return paths.DATA / "specs"
-
-
 def spec_path(paper: str) -> Path:
-    return spec_dir() / f"{paper}.yaml"
+    return paths.paper_file("spec", paper)
 
 
 @dataclass(frozen=True)
@@ -104,14 +102,14 @@ def files(key: str) -> tuple[Path, Path, Path]:
     """The spec, the ledger and the assumptions a model key reads: a variant ``<paper>.<variant>``
     has its own spec and assumptions and its paper's ledger."""
     paper = contract.paper_of(key)
-    return spec_path(key), paths.REPORTED / f"{paper}.yaml", paths.ASSUMED / f"{key}.yaml"
+    return spec_path(key), paths.paper_file("reported", paper), paths.paper_file("assumed", key)
 
 
 def load(key: str) -> Plan:
     """The spec of a paper (or variant), checked against its ledger and assumptions (cached until a
     file changes)."""
-    read = files(key)
-    stamp = tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in read)  # a copy elsewhere is another plan
+    read_ = files(key)
+    stamp = tuple((str(f), f.stat().st_mtime_ns if f.exists() else 0) for f in read_)  # a copy elsewhere is another plan
     return _load(key, stamp)
 
 
@@ -119,8 +117,8 @@ def load(key: str) -> Plan:
 def _load(key: str, stamp: tuple) -> Plan:
     p, _, assumed_path = files(key)
     paper = contract.paper_of(key)
-    spec = read(p)
-    if spec.paper not in ledger.PAPERS:
+    spec = read(p, paper)
+    if not ledger.is_paper(spec.paper):
         raise SpecError(f"{p.name}: paper {spec.paper!r} is not registered. Fix: add it to "
                         "data/reported/claims_index.yaml (`make new-paper NAME=...` does)")  # fmt: skip
     frame = ledger.frame(paper)
@@ -156,7 +154,9 @@ def _load(key: str, stamp: tuple) -> Plan:
 
 
 def field_kind(field: str) -> str:
-    """What a number in this spec field means: size, probability, time, log_ratio or real."""
+    """What a number in this spec field means: size, probability, time, log_ratio or real (a value
+    given per group means what the field means: 'prevalence.by_group.a' is a probability)."""
+    field = re.sub(r"\.by_group\.[a-z][a-z0-9_]*", "", field)
     last = field.split(".")[-1].split("[")[0]
     if field.startswith("groups") and last == "n":
         return "size"
@@ -205,6 +205,17 @@ def terms(spec: Spec, covariates: list[str]) -> list[str]:
         lv = variable_levels(spec, name)
         out += [f"{name}:{level}" for level in lv[1:]] if lv else [name]
     return out
+
+
+def item_plan(ref: str, quantity: str, mapping: ItemMap, spec: Spec, time: float | None = None) -> ItemPlan:
+    """How one printed item of ``quantity`` is re-derived under ``spec``, checked as ``load`` checks
+    it (``SpecError`` naming the fix); ``time``: the landmark time in the spec's unit. For a
+    generator that computes printed numbers from the plan before a ledger exists."""
+
+    def fail(field: str, problem: str, fix: str) -> None:
+        raise SpecError(f"{spec.paper}: {field}: {problem}. Fix: {fix}")
+
+    return _item_plan(ref, SimpleNamespace(quantity=quantity, time=time), mapping, spec, fail)
 
 
 def _item_plan(ref: str, row, m: ItemMap, spec: Spec, fail) -> ItemPlan:

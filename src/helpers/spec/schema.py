@@ -122,22 +122,45 @@ class Group(_Strict):
     n: Value
 
 
+class GroupValues(_Strict):
+    """One number per group: a covariate distributed differently by arm (a Table 1 printed by arm)."""
+
+    by_group: dict[str, Value] = Field(min_length=1)
+
+
+class GroupShares(_Strict):
+    """A categorical covariate's shares per group (each list as ``shares`` takes it)."""
+
+    by_group: dict[str, list[Value]] = Field(min_length=1)
+
+
+def _by_group_tag(v: Any) -> str:
+    return "by_group" if (isinstance(v, dict) and "by_group" in v) or isinstance(v, (GroupValues, GroupShares)) else "one"
+
+
+# a covariate's parameter: one number for every patient, or one per group
+PerGroup = Annotated[Annotated[Value, Tag("one")] | Annotated[GroupValues, Tag("by_group")], Discriminator(_by_group_tag)]
+PerGroupShares = Annotated[Annotated[list[Value], Tag("one")] | Annotated[GroupShares, Tag("by_group")],
+                           Discriminator(_by_group_tag)]  # fmt: skip
+
+
 class BinaryCovariate(_Strict):
     kind: Literal["binary"]
-    prevalence: Value
+    prevalence: PerGroup
     missing: Value = 0.0  # share missing completely at random
 
 
 class CategoricalCovariate(_Strict):
     kind: Literal["categorical"]
     levels: list[str] = Field(min_length=2)  # the first level is the reference
-    shares: list[Value]  # one per level, or one per non-reference level (the reference takes the rest)
+    shares: PerGroupShares  # one per level, or one per non-reference level (the reference takes the rest)
     missing: Value = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> CategoricalCovariate:
-        if len(self.shares) not in (len(self.levels), len(self.levels) - 1):
-            raise ValueError(f"{len(self.levels)} levels but {len(self.shares)} shares. Fix: give one share per level "
+        lists = self.shares.by_group.values() if isinstance(self.shares, GroupShares) else [self.shares]
+        if any(len(s) not in (len(self.levels), len(self.levels) - 1) for s in lists):
+            raise ValueError(f"{len(self.levels)} levels but {[len(s) for s in lists]} shares. Fix: give one share per level "
                              "(or per non-reference level: the reference level takes the rest)")
         if len(set(self.levels)) != len(self.levels):
             raise ValueError("a level is repeated. Fix: name each level once")
@@ -146,13 +169,14 @@ class CategoricalCovariate(_Strict):
 
 class ContinuousCovariate(_Strict):
     """Normal (``mean``, ``sd``) or lognormal (``median``, ``sdlog``); effects act per ``unit``,
-    centred at the distribution's median (so the baseline patient has the median value)."""
+    centred at the distribution's median (so the baseline patient has the median value; with a
+    median per group, the first group's)."""
 
     kind: Literal["continuous"]
     distribution: Literal["normal", "lognormal"]
-    mean: Value | None = None
+    mean: PerGroup | None = None
     sd: Value | None = None
-    median: Value | None = None
+    median: PerGroup | None = None
     sdlog: Value | None = None
     unit: float = Field(default=1.0, gt=0)  # effects (log HR, log OR) per this many units
     missing: Value = 0.0
@@ -338,6 +362,9 @@ class Calibration(_Strict):
     n_multiplier: int = Field(default=20, ge=1)  # the calibration cohort: printed sizes times this
     max_nfev: int = Field(default=200, ge=1)
     diff_step: float = Field(default=0.02, gt=0)  # relative finite-difference step (KM medians are steps)
+    # the fit stops when an iteration moves the parameters or the objective relatively less than this
+    # (scipy's xtol and ftol; its default 1e-8 polishes far below the targets' printed precision)
+    tolerance: float = Field(default=1e-8, gt=0, lt=1)
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -433,6 +460,11 @@ def _cross_check(spec: Spec) -> list[str]:
     levels = {"group": groups}
     for name, cov in spec.covariates.items():
         levels[name] = cov.levels if isinstance(cov, CategoricalCovariate) else None
+        for fld in ("prevalence", "shares", "mean", "median"):
+            per = getattr(cov, fld, None)
+            if isinstance(per, (GroupValues, GroupShares)) and sorted(per.by_group) != sorted(groups):
+                problems.append(f"covariates.{name}.{fld}.by_group: the groups named differ from the groups. "
+                                f"Fix: give one for each of {', '.join(groups)}")  # fmt: skip
     seen_binary, seen_time = [], []
     for name, ep in spec.endpoints.items():
         where = f"endpoints.{name}"
@@ -514,7 +546,7 @@ def _item_problems(m: ItemMap, spec: Spec, variables: dict) -> list[str]:
 
 # ----------------------------------------------------------------------------- reading, writing
 def _all_fields() -> set[str]:
-    models = [Spec, Group, BinaryCovariate, CategoricalCovariate, ContinuousCovariate, Pair, Correlation,
+    models = [Spec, Group, GroupValues, GroupShares, BinaryCovariate, CategoricalCovariate, ContinuousCovariate, Pair, Correlation,
               Exponential, Weibull, Piecewise, Cure, ByGroup, BinaryEndpoint, TimeEndpoint, Censoring,
               Analysis, ItemMap, FreeParameter, Calibration, Ref, Assumed, Free]  # fmt: skip
     return {f for m in models for f in m.model_fields}
@@ -573,8 +605,10 @@ def explain(exc: ValidationError, data: Any) -> str:
     return f"{where}: {msg}" + (f". Fix: {fix}" if fix else "")
 
 
-def read(path: Path) -> Spec:
-    """Load and validate one spec file; ``SpecError`` names the file, the field and the fix."""
+def read(path: Path, paper: str | None = None) -> Spec:
+    """Load and validate one spec file; ``SpecError`` names the file, the field and the fix.
+
+    ``paper``: the paper it must declare (default the file's name: data/specs/<paper>.yaml)."""
     if not path.exists():
         raise SpecError(f"{path}: file not found. `make new-paper NAME=<paper>` writes a skeleton; the format is in {DOCS}")
     try:
@@ -587,9 +621,11 @@ def read(path: Path) -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"{path.name}: {explain(exc, data)}") from None
-    paper = path.stem.split(".", 1)[0]  # a variant <paper>.<variant>.yaml models its paper's numbers
-    if spec.paper != paper:
-        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from the file name. Fix: paper: {paper}")
+    # a variant <paper>.<variant>.yaml models its paper's numbers; an outside study names its own
+    expected = paper or path.stem.split(".", 1)[0]
+    if spec.paper != expected:
+        named_by = "the file name" if path.stem.split(".", 1)[0] == expected else "the study it belongs to"
+        raise SpecError(f"{path.name}: paper: {spec.paper!r} differs from {named_by}. Fix: paper: {expected}")
     return spec
 
 
@@ -604,6 +640,6 @@ def write(spec: Spec, path: Path) -> Path:
     text = dump(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    read(path)
+    read(path, spec.paper)
     return path
 

@@ -17,10 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .kernels import kaplan_meier, median, survival_at
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 N = 238
 ACCRUAL = 24.0  # months of uniform accrual
@@ -112,3 +116,75 @@ def independent_band(rng: np.random.Generator, tokens: Mapping[str, str], shape:
     time, event = simulate(rng, np.full(replicates, fitted), np.full(replicates, shape))
     out = summarise(time, event)
     return {k: tuple(np.nanquantile(out[k], [0.025, 0.975])) for k in LANDMARKS}
+
+
+# ------------------------------------------------------------------ the known-truth coverage study
+
+STUDY_SEED = 20260602
+HALF_STEP = 0.5 * 10.0**-DECIMALS  # half the printed rounding step of the median
+
+
+def one_paper(seed_seq: np.random.SeedSequence, shape_assumed: float = TRUE_SHAPE, population: int = 200,
+              budget: int = 3000, replicates: int = 300) -> list[dict]:  # fmt: skip
+    """One simulated paper (truth: median from the prior, shape ``TRUE_SHAPE``): its held-out S(6)
+    and S(12) against the conditional band (with and without the regression adjustment) and
+    against today's independent-study band, both computed under ``shape_assumed``."""
+    from . import conditional, posterior
+
+    rng = np.random.default_rng(seed_seq)
+    truth = float(rng.uniform(*MEDIAN_RANGE))
+    tokens, values = paper(rng, truth)
+    if tokens["median"] == "NR":
+        return []
+    toy = Toy(tokens, shape=shape_assumed)
+    half_z = HALF_STEP / float(tokens["median"]) / toy.targets[0].se  # exact conditioning on the token
+    f = posterior.fit(toy, seed=int(rng.integers(2**31)), population=population, budget=budget,
+                      minimum_epsilon=half_z, backend="single")  # fmt: skip
+    idx = posterior.resample(f, rng)
+    held = list(LANDMARKS)
+    sims = toy.summaries(f.theta[idx], f.seeds[idx], held)
+    independent = independent_band(rng, tokens, shape_assumed, replicates)
+    rows = []
+    for j, item in enumerate(held):
+        printed_lo, printed_hi = float(tokens[item]) - HALF_STEP, float(tokens[item]) + HALF_STEP
+        bands = {"conditional": _central(conditional.adjust(sims[:, j], f.z[idx], "logit")),
+                 "conditional_unadjusted": _central(sims[:, j]), "independent": independent[item]}  # fmt: skip
+        row = {"truth_median": round(truth, 3), "item": item, "printed": tokens[item],
+               "final_epsilon": f.generations[-1]["epsilon"], "ess": round(f.ess, 1),
+               "simulations": int(sum(g["simulations"] for g in f.generations))}  # fmt: skip
+        for name, (lo, hi) in bands.items():
+            row[f"{name}_lo"], row[f"{name}_hi"] = lo, hi
+            row[f"{name}_covers"] = bool(lo <= printed_hi and printed_lo <= hi)
+        rows.append(row)
+    return rows
+
+
+def _central(x: np.ndarray) -> tuple[float, float]:
+    x = x[np.isfinite(x)]
+    return tuple(float(v) for v in np.quantile(x, [0.025, 0.975])) if x.size else (np.nan, np.nan)
+
+
+def study(papers: int, *, shape_assumed: float = TRUE_SHAPE, seed: int = STUDY_SEED, n_jobs: int = 2,
+          **kwargs) -> pd.DataFrame:  # fmt: skip
+    """``papers`` simulated papers (one row per paper and held-out item); see ``one_paper``."""
+    import pandas as pd
+    from joblib import Parallel, delayed
+
+    seqs = np.random.SeedSequence(seed).spawn(papers)
+    parts = Parallel(n_jobs=n_jobs)(delayed(one_paper)(s, shape_assumed, **kwargs) for s in seqs)
+    return pd.DataFrame([dict(r, paper=i) for i, rows in enumerate(parts) for r in rows])
+
+
+def coverage(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per held-out item and band: the share of papers whose own value the 95% band covers, its
+    Monte Carlo SE, and the mean band width (points)."""
+    import pandas as pd
+
+    out = []
+    for item, g in rows.groupby("item"):
+        for band in ("conditional", "conditional_unadjusted", "independent"):
+            c = g[f"{band}_covers"].to_numpy(float)
+            out.append({"item": item, "band": band, "papers": len(g), "coverage": round(float(c.mean()), 3),
+                        "mc_se": round(float(np.sqrt(c.mean() * (1 - c.mean()) / len(c))), 3),
+                        "mean_width": round(float((g[f"{band}_hi"] - g[f"{band}_lo"]).mean()), 2)})  # fmt: skip
+    return pd.DataFrame(out)

@@ -1,10 +1,14 @@
 # ---
 # jupyter:
 #   jupytext:
+#     cell_metadata_filter: -papermill,-execution,-ExecuteTime
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: -papermill,-widgets,-varInspector
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -186,6 +190,11 @@ analysis.confounding_table(virtual).round(3)
 
 # %%
 analysis.direction_shares(run.draws)
+
+# %% [markdown]
+# No conditional band here: the review prints no number the model is fitted to (its calibration
+# targets are external ZUMA-1 numbers), so there is nothing of these patients to condition on and
+# today's band is the only one.
 
 # %% [markdown]
 # ## Sensitivity

@@ -30,8 +30,7 @@ import pandas as pd
 from . import ledger, paths, posterior, replicate, results
 from .io import write_json_atomic
 
-COLUMNS = ["cond_lo", "cond_median", "cond_hi", "cond_percentile_lo", "cond_percentile_hi", "cond_check_power",
-           "cond_status"]  # fmt: skip
+COLUMNS = results.CONDITIONAL_COLUMNS
 BAND_QUESTION = {
     "independent": "another study of this size, were the fitted parameters exactly true",
     "conditional": "these patients, given the other numbers the paper printed (parameter uncertainty included)",
@@ -310,7 +309,10 @@ def attach(paper: str, table: pd.DataFrame) -> pd.DataFrame:
     if not summary_path(paper).exists():
         return out
     _, draws = load(paper)
-    base = table.drop(columns=[c for c in table.columns if c in _MC_AND_VERDICT], errors="ignore")
+    base = table.copy()
+    for c in _MC_AND_VERDICT:
+        base[c] = None
+    base["status"] = table["status"].where(table["status"] == "not-implemented")
     cond = results.finalise(replicate.summarise(draws, base))
     out["cond_lo"], out["cond_median"], out["cond_hi"] = cond["mc_lo"], cond["mc_median"], cond["mc_hi"]
     out["cond_percentile_lo"], out["cond_percentile_hi"] = cond["percentile_lo"], cond["percentile_hi"]
@@ -321,7 +323,7 @@ def attach(paper: str, table: pd.DataFrame) -> pd.DataFrame:
 
 _MC_AND_VERDICT = ("mc_lo", "mc_median", "mc_hi", "within_band", "percentile_lo", "percentile_hi", "percentile_mcse",
                    "band_position", "alternative", "check_power", "power", "p_reach", "exaggeration",
-                   "ci_excludes_null", "status", "reason")  # fmt: skip
+                   "ci_excludes_null", "reason")  # fmt: skip
 
 
 def compare(table: pd.DataFrame, top: int = 8, roles: Sequence[str] = ("held-out",)) -> pd.DataFrame:
@@ -349,3 +351,67 @@ def status_changes(table: pd.DataFrame, roles: Sequence[str] = ("held-out",)) ->
     """Counts of (independent-study status, conditional status) over the judged items."""
     t = table[table["role"].isin(roles) & table["cond_status"].notna()]
     return pd.crosstab(t["status"], t["cond_status"])
+
+
+def diagnostics(paper: str) -> pd.DataFrame:
+    """The committed posterior's run, one row: simulated cohorts, generations, final tolerance (RMS z),
+    last acceptance rate, effective sample size, and whether the kept cohorts were drawn again exactly."""
+    summary, _ = load(paper)
+    f, last = summary["final"], summary["generations"][-1]
+    return pd.DataFrame([{"cohorts simulated": summary["simulations"], "generations": len(summary["generations"]),
+                          "final RMS z": f"{f['epsilon']:.2f}", "acceptance": f"{100 * last['acceptance_rate']:.1f}%",
+                          "ESS": f"{f['ess']:.0f}", "conditional draws": f["draws"],
+                          "targets drawn again exactly": "yes" if f["regenerated_targets_identical"] else "no"}],
+                        index=[paper])  # fmt: skip
+
+
+def report_table(tables: Iterable[pd.DataFrame] | None = None, top: int = 3) -> pd.DataFrame:
+    """For the report: per paper, the held-out items whose two bands differ most (``compare``),
+    from the saved results tables (``reports/tables/results/*.csv``) unless ``tables`` are given."""
+    if tables is None:
+        tables = [pd.read_csv(p) for p in sorted(paths.results_dir().glob("*.csv"))]
+    parts = []
+    for t in tables:
+        if "cond_median" not in t or t["cond_median"].isna().all():
+            continue
+        shown = compare(t, top=top)
+        parts.append(shown.assign(paper=t["paper"].iloc[0]) if "paper" in t else shown)
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True).drop_duplicates(["claim_id", "item"])
+    return out[["paper", *[c for c in out.columns if c != "paper"]]]
+
+
+def report_figure(tables: Iterable[pd.DataFrame] | None = None, top: int = 3):
+    """For the report: both bands (today's grey, conditional blue) and the printed value (dot) of the
+    items of ``report_table``, each on its own scale relative to today's band."""
+    import matplotlib.pyplot as plt
+
+    if tables is None:
+        tables = [pd.read_csv(p) for p in sorted(paths.results_dir().glob("*.csv"))]
+    rows = []
+    for t in tables:
+        if "cond_median" not in t or t["cond_median"].isna().all():
+            continue
+        shown = compare(t, top=top)
+        keys = set(zip(shown["claim_id"], shown["item"], strict=True))
+        rows.append(t[[k in keys for k in zip(t["claim_id"], t["item"], strict=True)]])
+    fig, ax = plt.subplots(figsize=(7, 0.45 * max(1, sum(len(r) for r in rows)) + 1))
+    if not rows:
+        ax.set_axis_off()
+        return fig
+    data = pd.concat(rows, ignore_index=True).drop_duplicates(["claim_id", "item"])
+    centre, half = (data.mc_hi + data.mc_lo) / 2, (data.mc_hi - data.mc_lo) / 2
+
+    def rel(x):
+        return (x - centre) / half
+
+    y = np.arange(len(data))
+    ax.hlines(y + 0.12, rel(data.mc_lo), rel(data.mc_hi), color="0.6", lw=4, label="another study of this size")
+    ax.hlines(y - 0.12, rel(data.cond_lo), rel(data.cond_hi), color="tab:blue", lw=4, label="these patients, given the targets")
+    ax.plot(rel(data.reported), y, "ko", ms=4, label="printed")
+    ax.set_yticks(y, [f"{c}/{i}" for c, i in zip(data.claim_id, data["item"], strict=True)], fontsize=8)
+    ax.set_xlabel("position relative to today's 95% band (-1 to 1)")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig

@@ -124,11 +124,35 @@ STUDY_SEED = 20260602
 HALF_STEP = 0.5 * 10.0**-DECIMALS  # half the printed rounding step of the median
 
 
-def one_paper(seed_seq: np.random.SeedSequence, shape_assumed: float = TRUE_SHAPE, population: int = 200,
-              budget: int = 3000, replicates: int = 300) -> list[dict]:  # fmt: skip
+def rejection(toy: Toy, rng: np.random.Generator, simulations: int = 10_000, keep: int = 250):
+    """The posterior of ``toy`` by plain rejection: ``simulations`` cohorts from the prior, the
+    ``keep`` closest in the same RMS z-distance that ABC-SMC uses; the same conditioning as
+    ``posterior.fit``, vectorised (one generator for all cohorts, so the kept cohorts' held-out
+    numbers are computed at once instead of drawn again): cheap enough for hundreds of papers.
+    Returns (``posterior.Fit`` with equal weights, held-out values (keep, 2) in ``LANDMARKS`` order)."""
+    from . import posterior
+
+    lo, hi = np.array([toy.bounds[k] for k in toy.free]).T
+    theta = lo + (hi - lo) * rng.random((simulations, len(toy.free)))
+    shape = theta[:, 1] if toy.shape is None else np.full(simulations, toy.shape)
+    out = summarise(*simulate(rng, theta[:, 0], shape))
+    z = posterior.zscores(toy.targets, np.column_stack([out[t.ref] for t in toy.targets]))
+    d = posterior.distance(z)
+    best = np.argsort(d, kind="stable")[:keep]
+    gen = {"generation": 0, "epsilon": round(float(d[best[-1]]), 4), "simulations": simulations, "accepted": keep,
+           "acceptance_rate": keep / simulations, "ess": float(keep)}  # fmt: skip
+    f = posterior.Fit(theta[best], np.full(keep, 1 / keep), z[best], np.zeros(keep, np.uint64), [gen], 0.0, "rejection")
+    return f, np.column_stack([out[k][best] for k in LANDMARKS])
+
+
+def one_paper(seed_seq: np.random.SeedSequence, shape_assumed: float = TRUE_SHAPE, method: str = "rejection",
+              population: int = 200, budget: int = 3000, replicates: int = 300) -> list[dict]:  # fmt: skip
     """One simulated paper (truth: median from the prior, shape ``TRUE_SHAPE``): its held-out S(6)
     and S(12) against the conditional band (with and without the regression adjustment) and
-    against today's independent-study band, both computed under ``shape_assumed``."""
+    against today's independent-study band, both computed under ``shape_assumed``.
+
+    ``method``: "rejection" (``rejection``, vectorised) or "pyabc" (``posterior.fit``, the papers'
+    ABC-SMC with ``population`` particles and a ``budget`` of cohorts; about 50 times slower)."""
     from . import conditional, posterior
 
     rng = np.random.default_rng(seed_seq)
@@ -138,18 +162,23 @@ def one_paper(seed_seq: np.random.SeedSequence, shape_assumed: float = TRUE_SHAP
         return []
     toy = Toy(tokens, shape=shape_assumed)
     half_z = HALF_STEP / float(tokens["median"]) / toy.targets[0].se  # exact conditioning on the token
-    f = posterior.fit(toy, seed=int(rng.integers(2**31)), population=population, budget=budget,
-                      minimum_epsilon=half_z, backend="single")  # fmt: skip
-    idx = posterior.resample(f, rng)
     held = list(LANDMARKS)
-    sims = toy.summaries(f.theta[idx], f.seeds[idx], held)
+    if method == "pyabc":
+        f = posterior.fit(toy, seed=int(rng.integers(2**31)), population=population, budget=budget,
+                          minimum_epsilon=half_z, backend="single")  # fmt: skip
+        idx = posterior.resample(f, rng)
+        sims = toy.summaries(f.theta[idx], f.seeds[idx], held)  # the kept cohorts, drawn again
+    else:
+        f, sims = rejection(toy, rng)
+        idx = np.arange(len(f.weights))
     independent = independent_band(rng, tokens, shape_assumed, replicates)
     rows = []
     for j, item in enumerate(held):
         printed_lo, printed_hi = float(tokens[item]) - HALF_STEP, float(tokens[item]) + HALF_STEP
         bands = {"conditional": _central(conditional.adjust(sims[:, j], f.z[idx], "logit")),
                  "conditional_unadjusted": _central(sims[:, j]), "independent": independent[item]}  # fmt: skip
-        row = {"truth_median": round(truth, 3), "item": item, "printed": tokens[item],
+        row = {"method": method, "shape_assumed": shape_assumed, "truth_median": round(truth, 3), "item": item,
+               "printed": tokens[item],
                "final_epsilon": f.generations[-1]["epsilon"], "ess": round(f.ess, 1),
                "simulations": int(sum(g["simulations"] for g in f.generations))}  # fmt: skip
         for name, (lo, hi) in bands.items():
@@ -181,10 +210,10 @@ def coverage(rows: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     out = []
-    for item, g in rows.groupby("item"):
+    for (method, shape, item), g in rows.groupby(["method", "shape_assumed", "item"]):
         for band in ("conditional", "conditional_unadjusted", "independent"):
             c = g[f"{band}_covers"].to_numpy(float)
-            out.append({"item": item, "band": band, "papers": len(g), "coverage": round(float(c.mean()), 3),
+            out.append({"method": method, "shape_assumed": shape, "item": item, "band": band, "papers": len(g), "coverage": round(float(c.mean()), 3),
                         "mc_se": round(float(np.sqrt(c.mean() * (1 - c.mean()) / len(c))), 3),
                         "mean_width": round(float((g[f"{band}_hi"] - g[f"{band}_lo"]).mean()), 2)})  # fmt: skip
     return pd.DataFrame(out)

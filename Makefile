@@ -86,6 +86,7 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 	@$(PY) -m pytest -q -m slow tests
 	@mkdir -p docs/figures && cp reports/validation/coverage.png docs/figures/validation_coverage.png
 	@cp reports/validation/validation.csv docs/figures/validation.csv
+	@cp reports/validation/conditional_coverage.csv docs/figures/conditional_coverage.csv
 
 refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies
 	@$(PY) -m helpers.runner refresh

@@ -356,6 +356,8 @@ def status_changes(table: pd.DataFrame, roles: Sequence[str] = ("held-out",)) ->
 def diagnostics(paper: str) -> pd.DataFrame:
     """The committed posterior's run, one row: simulated cohorts, generations, final tolerance (RMS z),
     last acceptance rate, effective sample size, and whether the kept cohorts were drawn again exactly."""
+    if not summary_path(paper).exists():
+        return pd.DataFrame([{"posterior": "none committed yet: run `make calibrate`"}], index=[paper])
     summary, _ = load(paper)
     f, last = summary["final"], summary["generations"][-1]
     return pd.DataFrame([{"cohorts simulated": summary["simulations"], "generations": len(summary["generations"]),

@@ -94,6 +94,7 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 	@$(PY) -m pytest -q -m slow tests
 	@mkdir -p docs/figures && cp reports/validation/coverage.png docs/figures/validation_coverage.png
 	@cp reports/validation/validation.csv docs/figures/validation.csv
+	@cp reports/validation/conditional_coverage.csv docs/figures/conditional_coverage.csv
 
 validate-real: $(STAMP) ## real-data validation study (5 data sets x 7 splits x 2 models, ~25 min) -> data/validation/
 	@$(PY) -m helpers.realdata.validate

@@ -42,7 +42,7 @@ replicates: int = 1000  # same-size replicate registries per band (allowed: 1 to
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import calibrate, notebook, provenance, results, sensitivity, spec, study
+from helpers import calibrate, conditional, notebook, provenance, results, sensitivity, spec, study
 from helpers.descart import figures
 from helpers.descart import settings as descart_settings
 
@@ -117,6 +117,20 @@ pd.crosstab(run.table.role, run.table.status)
 
 # %%
 results.display(run.table[run.table.status == "contradicted"], ["claim_id", "item", "reported", "mc_lo", "mc_hi", "reason"])
+
+# %% [markdown]
+# Two bands for the held-out numbers where they differ most. Today's band (`mc_lo`–`mc_hi`)
+# answers: what would another study of this size show, were the fitted parameters exactly true?
+# The conditional band (`cond_lo`–`cond_hi`, `helpers.conditional`) answers: given the other
+# numbers this paper printed from these patients, where should this one lie (parameter uncertainty
+# included)? It comes from the posterior that `make calibrate` commits; `width_ratio` is its width
+# over today's, and the second table is that run's diagnostics.
+
+# %%
+conditional.compare(run.table)
+
+# %%
+conditional.diagnostics("descart")
 
 # %% [markdown]
 # ## The survival claims from a study spec

@@ -42,7 +42,16 @@ replicates: int = 1000  # same-size replicate studies per band (allowed: 1 to 10
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import assumptions, ledger, notebook, provenance, results, sensitivity, study
+from helpers import (
+    assumptions,
+    conditional,
+    ledger,
+    notebook,
+    provenance,
+    results,
+    sensitivity,
+    study,
+)
 from helpers.figura import analysis, calibration, figures, model
 from helpers.figura import settings as figura_settings
 
@@ -164,6 +173,20 @@ plt.show()
 # %%
 figures.lesion_map(run.cohort)
 plt.show()
+
+# %% [markdown]
+# Two bands for the held-out numbers where they differ most. Today's band (`mc_lo`–`mc_hi`)
+# answers: what would another study of this size show, were the fitted parameters exactly true?
+# The conditional band (`cond_lo`–`cond_hi`, `helpers.conditional`) answers: given the other
+# numbers this paper printed from these patients, where should this one lie (parameter uncertainty
+# included)? It comes from the posterior that `make calibrate` commits; `width_ratio` is its width
+# over today's, and the second table is that run's diagnostics.
+
+# %%
+conditional.compare(run.table)
+
+# %%
+conditional.diagnostics("figura")
 
 # %% [markdown]
 # ## Sensitivity

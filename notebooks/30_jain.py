@@ -44,7 +44,16 @@ durable_share: float = 0.4  # share of durable responders, default the assumed 0
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helpers import assumptions, calibrate, notebook, provenance, results, sensitivity, study
+from helpers import (
+    assumptions,
+    calibrate,
+    conditional,
+    notebook,
+    provenance,
+    results,
+    sensitivity,
+    study,
+)
 from helpers.jain import analysis, figures
 from helpers.jain import settings as jain_settings
 
@@ -148,6 +157,20 @@ analysis.fold_change_sensitivity(settings, sizes=[20, 40, 60, 90, 105], shares=[
 
 # %%
 analysis.power_by_scale(fit, [0.5, 0.75, 1.0, 1.5, 2.0])
+
+# %% [markdown]
+# Two bands for the held-out numbers where they differ most. Today's band (`mc_lo`–`mc_hi`)
+# answers: what would another study of this size show, were the fitted parameters exactly true?
+# The conditional band (`cond_lo`–`cond_hi`, `helpers.conditional`) answers: given the other
+# numbers this paper printed from these patients, where should this one lie (parameter uncertainty
+# included)? It comes from the posterior that `make calibrate` commits; `width_ratio` is its width
+# over today's, and the second table is that run's diagnostics.
+
+# %%
+conditional.compare(run.table)
+
+# %%
+conditional.diagnostics("jain")
 
 # %% [markdown]
 # ## Sensitivity

@@ -192,6 +192,11 @@ analysis.confounding_table(virtual).round(3)
 analysis.direction_shares(run.draws)
 
 # %% [markdown]
+# No conditional band here: the review prints no number the model is fitted to (its calibration
+# targets are external ZUMA-1 numbers), so there is nothing of these patients to condition on and
+# today's band is the only one.
+
+# %% [markdown]
 # ## Sensitivity
 # Which assumptions move which verdicts (the lead's sweep; "no sweep yet" until it exists).
 

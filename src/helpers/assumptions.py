@@ -19,6 +19,11 @@ A value that cannot move says why in ``fixed`` instead of a range. ``derived_fro
 roles of ``helpers.provenance``: a printed number used to set an assumption is not held out.
 
 ``load(paper)`` returns ``{name: value}``; ``table(paper)`` the full entries for display.
+
+One reserved key, ``priors:``, holds the prior of each calibrated (free) parameter: uniform over
+its ``range``, with ``why`` and ``source`` like an assumption (``priors(paper)``; read by
+``helpers.posterior``). Priors are not assumed values: nothing simulates with them directly, and
+the sensitivity sweep does not move them.
 A notebook overrides an entry by passing ``overrides={name: value}``; an unknown name is an
 error, so a typo cannot silently leave the default in force.
 """
@@ -38,6 +43,19 @@ class AssumptionError(ValueError):
     """An assumed-parameter file is missing or malformed, or an override names no assumption."""
 
 
+PRIORS = "priors"  # the reserved key of the priors block
+
+
+class Prior(BaseModel):
+    """The prior of one calibrated parameter: uniform over ``range``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    range: list[float] = Field(min_length=2, max_length=2)
+    why: str = Field(min_length=5)
+    source: str = Field(min_length=3)
+
+
 class Assumption(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,25 +69,48 @@ class Assumption(BaseModel):
     derived_from: list[str] = []  # "CLAIM-ID/item" (or a claim ID) the value was worked out from
 
 
-def entries(paper: str) -> dict[str, Assumption]:
+def _raw(paper: str) -> tuple[dict, str]:
     path = paths.paper_file("assumed", paper)
     if not path.exists():
         raise AssumptionError(f"{path}: file not found; restore it with `git checkout -- {path}`")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}, path.name
     except yaml.YAMLError as exc:
         raise AssumptionError(f"{path.name}: not valid YAML ({exc})") from exc
+
+
+def priors(paper: str) -> dict[str, Prior]:
+    """The priors of the calibrated parameters (``priors:`` block; empty when there is none)."""
+    raw, name = _raw(paper)
+    out = {}
+    for param, entry in (raw.get(PRIORS) or {}).items():
+        try:
+            out[param] = Prior.model_validate(entry)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"]) or "entry"
+            raise AssumptionError(f"{name}: prior of {param}, field {field}: {err['msg']}") from None
+        lo, hi = out[param].range
+        if not lo < hi:
+            raise AssumptionError(f"{name}: prior of {param}: range [{lo}, {hi}] needs low < high")
+    return out
+
+
+def entries(paper: str) -> dict[str, Assumption]:
+    raw, name_of_file = _raw(paper)
     out = {}
     for name, entry in raw.items():
+        if name == PRIORS:
+            continue
         try:
             out[name] = Assumption.model_validate(entry)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(x) for x in err["loc"]) or "entry"
-            raise AssumptionError(f"{path.name}: assumption {name}, field {field}: {err['msg']}") from None
+            raise AssumptionError(f"{name_of_file}: assumption {name}, field {field}: {err['msg']}") from None
         rng = out[name].range
         if rng and rng[0] > rng[1]:
-            raise AssumptionError(f"{path.name}: assumption {name}: range {rng} has low > high")
+            raise AssumptionError(f"{name_of_file}: assumption {name}: range {rng} has low > high")
     return out
 
 

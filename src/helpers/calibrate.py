@@ -63,14 +63,33 @@ def run(paper: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    papers = CALIBRATED_PAPERS if not args or args == ["all"] else args
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m helpers.calibrate",
+                                 description="Refit each paper's calibration, then its posterior given the printed targets "
+                                             "(helpers.posterior, helpers.conditional).")  # fmt: skip
+    ap.add_argument("papers", nargs="*", help="papers (default: all)")
+    ap.add_argument("--fits-only", action="store_true", help="the point fits only, no posterior")
+    ap.add_argument("--posterior-only", action="store_true", help="the posteriors only (from the committed fits)")
+    ap.add_argument("--backend", choices=["processes", "dask", "single"], default="processes",
+                    help="where the posterior's simulations run: local processes, a Dask cluster (pyabc's own Dask "
+                         "sampler; DASK_SCHEDULER_ADDRESS or a local cluster), or one process")  # fmt: skip
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args(argv if argv is not None else sys.argv[1:])
+    papers = CALIBRATED_PAPERS if not args.papers or args.papers == ["all"] else args.papers
     for paper in papers:
         if contract.module(paper, "calibration") is None:
             print(f"{paper}: no calibration module yet, skipped")
             continue
-        fit = run(paper)
-        print(f"{paper}: objective {fit.get('objective', float('nan')):.4g} -> {path_of(paper)}")
+        if not args.posterior_only:
+            fit = run(paper)
+            print(f"{paper}: objective {fit.get('objective', float('nan')):.4g} -> {path_of(paper)}")
+    if not args.fits_only:
+        from . import conditional
+
+        with conditional.cluster(args.backend, args.workers) as client:
+            conditional.run([p for p in papers if conditional.has_targets(p)], backend=args.backend,
+                            workers=args.workers, client=client)  # fmt: skip
     return 0
 
 

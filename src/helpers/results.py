@@ -28,6 +28,9 @@ RESULT_COLUMNS = [
     "power", "p_reach", "exaggeration", "ci_excludes_null",
     "status", "reason", "method", "note",
 ]  # fmt: skip
+# the conditional band and verdict of helpers.conditional, kept beside today's when a posterior exists
+CONDITIONAL_COLUMNS = ["cond_lo", "cond_median", "cond_hi", "cond_percentile_lo", "cond_percentile_hi",
+                       "cond_check_power", "cond_status"]  # fmt: skip
 # input: a printed count fed to the simulator; calibrated: used to fit it or to set an assumption
 # (or the same number printed again); held-out: nothing used it; descriptive: no band applies.
 ROLES = ("input", "calibrated", "held-out", "descriptive")
@@ -193,8 +196,9 @@ def _missing(x: Any) -> bool:
 def save(df: pd.DataFrame, name: str) -> None:
     """Write a notebook's rows to ``reports/tables/results/<name>.csv`` (atomically)."""
     validate(df)
-    out = df[RESULT_COLUMNS].copy()
-    for col in _NUMERIC_COLS:  # object columns would bypass the CSV's fixed float format
+    extra = [c for c in CONDITIONAL_COLUMNS if c in df]  # helpers.conditional, where a posterior exists
+    out = df[RESULT_COLUMNS + extra].copy()
+    for col in _NUMERIC_COLS + [c for c in extra if c != "cond_status"]:  # object columns bypass the float format
         out[col] = pd.to_numeric(out[col], errors="coerce")
     write_csv_atomic(out, paths.results_dir() / f"{name}.csv")
 

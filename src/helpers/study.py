@@ -111,6 +111,10 @@ def run(paper: str, *, seed: int, replicates: int, rng: np.random.Generator,
     draws = replicate.run(simulate, analyse, seed=seed, replicates=replicates, n_jobs=n_jobs,
                           desc=f"{paper} replicates", **extra)  # fmt: skip
     table = results.finalise(replicate.summarise(draws, rows), reasons=reasons(paper))
+    if settings is None or settings == load_settings(paper):  # the committed model: its posterior's
+        from . import conditional  # conditional bands beside today's (moved assumptions: none)
+
+        table = conditional.attach(paper, table)
     if save_as:
         results.save(table, save_as)
     return Run(s, cohort, draws, table)

@@ -272,3 +272,16 @@ def test_site_in_a_real_browser_at_laptop_and_phone_width(site, browser, width):
     browser.get(site.as_uri())
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOTS / f"index_{width}px.png"))
+
+
+def test_a_paper_registered_before_its_ledger_does_not_break_the_report(scratch_data, tmp_path, monkeypatch):
+    """Step 1 of adding a paper (the registry entry) alone: the report names what is missing."""
+    index = scratch_data / "reported" / "claims_index.yaml"
+    index.write_text(index.read_text(encoding="utf-8") + "zzz:\n- claim_id: ZZZ-01\n  claim: a new claim\n",
+                     encoding="utf-8")  # fmt: skip
+    monkeypatch.setattr(ledger, "PAPERS", (*ledger.PAPERS, "zzz"))
+    monkeypatch.setattr(ledger, "PREFIX", {**ledger.PREFIX, "zzz": "ZZZ"})
+    monkeypatch.setattr(sensitivity, "SWEPT", tmp_path / "none")
+    text = _text(_site(tmp_path / "reports", _card()))
+    assert f"{len(ledger.PAPERS)} studies re-derived" in text and "ZZZ-01" in text
+    assert "registered but its ledger cannot be read" in text and "A new paper? Create it" in text

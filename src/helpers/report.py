@@ -622,7 +622,8 @@ def build(root: Path | None = None) -> Path:
     for paper in all_papers:
         parts.append(f"<h2 id='{_e(paper.key)}'>{_e(paper.label)}</h2>")
         if paper.error:
-            parts.append(f"<p class='note'>This paper is registered but its ledger cannot be read: {_e(paper.error)}</p>")
+            parts += [f"<p class='note'>This paper is registered but its ledger cannot be read: {_e(paper.error)}</p>",
+                      claims_table(card, paper.key, tokens, texts)]  # fmt: skip
             continue
         write_text_atomic(journal_club_sheet(paper, card, audit, questions, tokens), sheets / f"{paper.key}.html")
         nb_links = ", ".join(f"<a href='notebooks/{_e(nb)}.html'>{_e(nb)}</a>" for nb in paper.notebooks

@@ -54,7 +54,7 @@ all: $(STAMP) ## set up if needed, run every notebook, write reports/ (tables, f
 
 notebook: $(STAMP) ## run one notebook (then the scorecard) and rebuild the report: make notebook NB=20 [SEED=..] [REPLICATES=..] [P='name=value']
 	@$(PY) -m helpers.runner notebook $(RUN_OPTS) "$(NB)" $(P) $(INTERRUPTIBLE)
-	@$(PY) -m helpers.report $(INTERRUPTIBLE)
+	@$(PY) -m helpers.report --if-ready $(INTERRUPTIBLE)
 
 help-notebook: $(STAMP) ## list one notebook's parameters: make help-notebook NB=20
 	@$(PY) -m helpers.runner help-notebook "$(NB)"

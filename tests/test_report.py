@@ -285,3 +285,10 @@ def test_a_paper_registered_before_its_ledger_does_not_break_the_report(scratch_
     text = _text(_site(tmp_path / "reports", _card()))
     assert f"{len(ledger.PAPERS)} studies re-derived" in text and "ZZZ-01" in text
     assert "registered but its ledger cannot be read" in text and "A new paper? Create it" in text
+
+
+def test_after_a_single_notebook_without_a_scorecard_the_report_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(paths, "PROJ_ROOT", tmp_path)
+    assert report.main(["--if-ready"]) == 0
+    assert "make all" in capsys.readouterr().out
+    assert report.main([]) == 2  # make all: the report must be built

@@ -352,6 +352,10 @@ def runs_table(root: Path) -> str:
         rows.append(f"<tr><td>{link}</td><td class='num'>{mark['seed']}</td><td class='num'>{mark['replicates']}</td>"
                     f"<td>{_e(others)}</td><td class='num'>{_e(rec.get('seconds', ''))} s</td>"
                     f"<td>{_e(str(rec.get('finished', '')).replace('T', ' '))}</td></tr>")  # fmt: skip
+    for nb in runner.notebooks():
+        if nb.stem not in runs:
+            rows.append(f"<tr><td>{_e(nb.stem)}</td><td colspan='5' class='muted'>no record of a run in this "
+                        f"reports/ (make all records every notebook)</td></tr>")  # fmt: skip
     head = ("<tr><th>Notebook</th><th>Seed</th><th>Replicates</th><th>Other parameters</th><th>Took</th>"
             "<th>Finished</th></tr>")  # fmt: skip
     note = ""
@@ -646,8 +650,14 @@ def build(root: Path | None = None) -> Path:
     return index
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Build the site; ``--if-ready`` (after ``make notebook``): without a scorecard yet, say how to
+    get one instead of failing a run that succeeded."""
+    args = sys.argv[1:] if argv is None else argv
     root = paths.PROJ_ROOT / "reports"
+    if "--if-ready" in args and not (root / "tables" / "scorecard.csv").exists():
+        print("reports/index.html is built once every notebook has run: make all")
+        return 0
     try:
         with runner.run_lock(root, "building the report"):
             index = build(root)

@@ -99,7 +99,8 @@ workshop-check: $(STAMP) ## run every command of docs/workshop.md and check it s
 
 lock: ## recompile requirements.lock (with hashes) from requirements.in
 	@command -v uv >/dev/null 2>&1 || { echo "error: make lock needs uv (pip install uv)" >&2; exit 2; }
-	@uv pip compile requirements.in --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+	@# --universal: one lock for every Python pyproject allows (papermill needs aiohttp on 3.12 only) and OS
+	@uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --no-header -o requirements.lock
 	@$(PY) -m helpers.environment
 
 clean: ## remove generated output (reports/) and caches; keeps .venv

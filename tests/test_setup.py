@@ -94,3 +94,11 @@ def test_without_network_one_line_and_no_half_made_venv(tmp_path):
 def test_make_lab_runs_as_root():
     done = subprocess.run(["make", "-n", "lab"], cwd=paths.PROJ_ROOT, capture_output=True, text=True)
     assert ("--allow-root" in done.stdout) == (os.geteuid() == 0)
+
+
+def test_the_lock_is_universal():
+    """Compiled for 3.11 alone, the lock lacked aiohttp, which papermill needs on Python 3.12 only:
+    set-up on 3.12 then failed under --require-hashes. `make lock` compiles it --universal."""
+    assert "--universal" in (paths.PROJ_ROOT / "Makefile").read_text(encoding="utf-8")
+    lock = (paths.PROJ_ROOT / "requirements.lock").read_text(encoding="utf-8")
+    assert re.search(r"^aiohttp==[\d.]+ ; python_full_version == '3\.12\.\*'", lock, re.M)

@@ -292,3 +292,8 @@ def test_after_a_single_notebook_without_a_scorecard_the_report_says_how_to_get_
     assert report.main(["--if-ready"]) == 0
     assert "make all" in capsys.readouterr().out
     assert report.main([]) == 2  # make all: the report must be built
+
+
+def test_every_registered_paper_states_its_source_kind():
+    missing = [p for p in ledger.PAPERS if ledger.load_paper(p).source_kind is None]
+    assert not missing, f"add source_kind (one of {sorted(ledger.SOURCE_KINDS)}) to data/reported/<paper>.yaml: {missing}"

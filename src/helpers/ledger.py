@@ -151,7 +151,9 @@ class PaperLedger(BaseModel):
     citation: str
     doi: str
     source: str  # which text the numbers were read from
-    source_kind: SourceKind  # its kind (SOURCE_KINDS): says how much a reader can expect
+    # its kind (SOURCE_KINDS): says how much a reader can expect; a paper without it shows "not stated"
+    # (tests/test_report.py asks every registered paper to state it)
+    source_kind: SourceKind | None = None
     notebooks: list[str] = []  # notebooks that re-derive this paper (their figures go with it)
     claims: list[Claim]
     relations: list[Relation] = []
@@ -319,6 +321,7 @@ def papers_frame() -> pd.DataFrame:
     for p in PAPERS:
         led = load_paper(p)
         rows.append({"paper": led.label or p, "citation": led.citation, "doi": led.doi,
-                     "source": SOURCE_KINDS[led.source_kind][0], "claims": len(led.claims),
+                     "source": SOURCE_KINDS[led.source_kind][0] if led.source_kind else "not stated",
+                     "claims": len(led.claims),
                      "items": sum(len(c.items) for c in led.claims)})  # fmt: skip
     return pd.DataFrame(rows).set_index("paper")

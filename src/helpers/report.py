@@ -155,7 +155,8 @@ class Paper:
 
     @property
     def kind_words(self) -> tuple[str, str]:
-        return ledger.SOURCE_KINDS.get(self.kind, ("not stated", "the ledger does not say what it was read from"))
+        return ledger.SOURCE_KINDS.get(self.kind, ("not stated", f"data/reported/{self.key}.yaml does not say what its "
+                                                  "numbers were read from: add source_kind"))
 
     def source_html(self) -> str:
         label, limits = self.kind_words
@@ -165,6 +166,12 @@ class Paper:
     def heading(self) -> str:
         doi = f" · <a href='https://doi.org/{_e(self.doi)}'>doi:{_e(self.doi)}</a>" if self.doi else ""
         return f"<p>{_e(self.citation)}{doi}</p>"
+
+
+def paper_info(paper: str) -> tuple[str, str, str, list[str]]:
+    """Label, citation, DOI and notebooks of a paper, from its ledger."""
+    p = Paper(paper)
+    return p.label, p.citation, p.doi, p.notebooks
 
 
 def papers() -> list[Paper]:

@@ -21,6 +21,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import yaml
 
@@ -599,6 +600,56 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=True, dtype={"reported_printed": str}) if path.exists() else pd.DataFrame()
 
 
+def two_bands_html(root: Path, known: dict[str, str]) -> str:
+    """Where the conditional band (given the paper's other printed numbers) and today's band (another
+    study of this size) differ most, per paper (``helpers.conditional``)."""
+    from . import conditional
+
+    tables = [pd.read_csv(p) for p in sorted((root / "tables" / "results").glob("*.csv"))]
+    shown = conditional.report_table(tables)
+    intro = ("<p>Two bands answer two questions. <b>Another study of this size</b>: what a new study of the "
+             "same size would show, were the fitted parameters exactly true. <b>Given the other printed "
+             "numbers</b>: where this number should lie, given the numbers the paper printed from the same "
+             "patients, with the uncertainty of the fitted parameters included (an approximate posterior by "
+             "ABC-SMC, committed by <code>make calibrate</code>). The second can be narrower next to a fitted "
+             "number and wider where the fit is loose.</p>")  # fmt: skip
+    if shown.empty:
+        return intro + "<p class='muted'>No posterior committed yet: run <code>make calibrate</code>.</p>"
+    fig = conditional.report_figure(tables)
+    target = root / "figures" / "two_bands.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return intro + _table(shown.round(3)) + figure_html(target, "", known)
+
+
+def trust_html(root: Path, known: dict[str, str]) -> str:
+    """How often the held-out bands cover the truth on real patient data (``helpers.realdata``)."""
+    from .realdata import view
+
+    try:
+        section = view.section()
+    except FileNotFoundError as exc:
+        return f"<p class='muted'>No real-data validation committed yet ({_e(exc)}): run make validate-real.</p>"
+    overall = section["tables"]["coverage by kind"].loc["all"]
+    parts = [f"<p>Five real patient-level data sets shipped with lifelines were summarised as a clinical paper "
+             f"would print them; some numbers were fitted, the others predicted, and each held-out 95% band "
+             f"compared with the true value computed from the patients. Held-out bands covered the truth "
+             f"{_pct(overall[('pooled', 'coverage')])} of the time with the papers' kind of model "
+             f"({_pct(overall[('by_arm', 'coverage')])} with covariates drawn by arm), not 95%: read a "
+             f"<i>contradicted</i> held-out number as a prompt to look, not as proof of an error. "
+             f"Notebook 50 has the detail.</p>"]  # fmt: skip
+    for name, table in section["tables"].items():
+        flat = table.copy()
+        flat.columns = [" ".join(str(c) for c in col).replace("_", " ") if isinstance(col, tuple) else col
+                        for col in flat.columns]  # fmt: skip
+        parts += [f"<h3>{_e(name.capitalize())}</h3>", _table(flat.reset_index())]
+    fig = root / "figures" / section["figure"].name
+    if fig.exists():
+        parts.append(figure_html(fig, "", known))
+    return "".join(parts)
+
+
 def build(root: Path | None = None) -> Path:
     root = root or paths.PROJ_ROOT / "reports"
     if not (root / "tables" / "scorecard.csv").exists():
@@ -622,6 +673,7 @@ def build(root: Path | None = None) -> Path:
         "of the study's own size. A printed number is called <i>supported</i> only when a check that could have "
         "failed passed; <a href='#glossary'>glossary</a>.</p>",
         "<nav>" + "".join(f"<a href='#{_e(p.key)}'>{_e(p.label)}</a>" for p in all_papers)
+        + "<a href='#two-bands'>Two bands</a><a href='#trust'>How far to trust</a>"
         + "<a href='#cannot-all-be-true'>Numbers that cannot all be true</a><a href='#runs'>Runs</a>"
         + "<a href='#glossary'>Glossary</a></nav>",
         cards(card, audit), headline(card),
@@ -648,6 +700,8 @@ def build(root: Path | None = None) -> Path:
             sensitivity_html(paper.key, card) if (paths.ASSUMED / f"{paper.key}.yaml").exists()
             else "<p class='muted'>No assumptions recorded for this paper.</p>",
         ]  # fmt: skip
+    parts += ["<h2 id='two-bands'>Two bands per held-out number</h2>", two_bands_html(root, known)]
+    parts += ["<h2 id='trust'>How far can the held-out predictions be trusted?</h2>", trust_html(root, known)]
     parts += ["<h2 id='cannot-all-be-true'>Numbers that cannot all be true</h2>", infeasibility_html(audit, labels)]
     parts += [figure_html(f, "", known) for f in figures if f.stem.startswith("audit")]
     parts += ["<h2 id='notebooks'>Executed notebooks</h2><ul>"]

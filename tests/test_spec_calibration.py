@@ -73,7 +73,7 @@ def test_round_trip_recovers_known_parameters(scratch_data, monkeypatch):
 
 def test_calibrate_command_writes_a_fit_that_loads_and_reruns(toy, capsys):
     assert "toy" in calibrate.CALIBRATED_PAPERS
-    calibrate.main(["toy"])
+    calibrate.main(["toy", "--fits-only"])  # the point fit; posteriors: test_conditional.py
     assert "toy: objective" in capsys.readouterr().out
     fit = calibrate.load("toy")
     assert set(fit["params"]) == set(calibration.free("toy")) and fit["converged"]
@@ -122,7 +122,7 @@ def test_roles_come_from_the_spec(toy):
 
 def test_study_run_works_unchanged_for_a_spec_paper(toy, tmp_path, monkeypatch):
     monkeypatch.setenv("CART_REPORTS_DIR", str(tmp_path))
-    calibrate.main(["toy"])
+    calibrate.main(["toy", "--fits-only"])  # the point fit; posteriors: test_conditional.py
     run = study.run("toy", seed=5, replicates=40, rng=np.random.default_rng(5), save_as="60_toy")
     table = run.table.set_index("item")
     assert table.loc["arm_a", "status"] == "input" and table.loc["pfs_median", "role"] == "calibrated"
@@ -135,7 +135,7 @@ def test_sensitivity_refits_and_leave_one_out_work_for_a_spec_paper(toy):
     """The shared sweep and the leave-one-target-out refits call calibrate(settings, start, targets)."""
     from helpers import infeasibility, sensitivity
 
-    calibrate.main(["toy"])
+    calibrate.main(["toy", "--fits-only"])  # the point fit; posteriors: test_conditional.py
     start = calibrate.load("toy")["params"]
     settings, status, objective, _ = sensitivity._refit("toy", {"pfs_shape": 1.3}, start)
     assert status == "converged" and settings["pfs_shape"] == 1.3 and objective < 1.0

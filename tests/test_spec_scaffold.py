@@ -87,7 +87,7 @@ def test_once_written_the_paper_runs_and_reaches_the_scorecard(project, monkeypa
     """The user's part is YAML only: the toy paper's ledger, assumptions and spec replace the skeleton."""
     notebook = scaffold.new_paper("toy", execute=False)["notebook"]
     spec_support.register(project, monkeypatch)  # the filled-in YAML (tests/spec_toy)
-    calibrate.main(["toy"])
+    calibrate.main(["toy", "--fits-only"])  # the point fit; posteriors: test_conditional.py
     ns = run_notebook(notebook, replicates=40)
     table = ns["run"].table
     assert {"input", "calibrated", "held-out"} <= set(table.role)

@@ -94,7 +94,7 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 	@cp reports/validation/validation.csv docs/figures/validation.csv
 
 .PHONY: validate-conditional
-validate-conditional: $(STAMP) ## known-truth coverage of the conditional bands (1,000 toy papers per assumption, ~30 min) -> docs/figures/conditional_*.csv
+validate-conditional: $(STAMP) ## known-truth coverage of the conditional bands (1,000 toy papers per assumption, ~1 h) -> docs/figures/conditional_*.csv
 	@$(PY) -m helpers.known_truth
 
 validate-real: $(STAMP) ## real-data validation study (5 data sets x 7 splits x 2 models, ~25 min) -> data/validation/

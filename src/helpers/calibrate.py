@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from . import contract, ledger, paths
+from . import contract, ledger, paths, posterior
 from .io import write_json_atomic
 
 # papers (and spec variants, <paper>.<variant>: helpers.contract) with a calibration
@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("papers", nargs="*", help="papers (default: all)")
     ap.add_argument("--fits-only", action="store_true", help="the point fits only, no posterior")
     ap.add_argument("--posterior-only", action="store_true", help="the posteriors only (from the committed fits)")
-    ap.add_argument("--backend", choices=["processes", "dask", "single"], default="processes",
-                    help="where the posterior's simulations run: local processes, a Dask cluster (pyabc's own Dask "
-                         "sampler; DASK_SCHEDULER_ADDRESS or a local cluster), or one process")  # fmt: skip
+    ap.add_argument("--backend", choices=list(posterior.BACKENDS), default="batched",
+                    help="where the posterior's simulations run: batched (cohorts in batches over --workers local "
+                         "processes; reproducible), single (pyabc's one-process sampler; the same result), processes "
+                         "(pyabc's multicore sampler) or dask (pyabc's own Dask sampler; DASK_SCHEDULER_ADDRESS or a "
+                         "local cluster); the last two give another Monte Carlo draw on every run")  # fmt: skip
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     papers = CALIBRATED_PAPERS if not args.papers or args.papers == ["all"] else args.papers

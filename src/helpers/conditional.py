@@ -118,7 +118,7 @@ def inputs_hash(paper: str) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def compute(paper: str, *, backend: str = "processes", workers: int = 2, client=None,
+def compute(paper: str, *, backend: str = "batched", workers: int = 2, client=None,
             population: int | None = None, budget: int | None = None) -> tuple[dict, pd.DataFrame]:  # fmt: skip
     """The posterior of ``paper`` and its conditional draws: (summary, long draws)."""
     prob = posterior.problem(paper)
@@ -145,6 +145,7 @@ def compute(paper: str, *, backend: str = "processes", workers: int = 2, client=
         "inputs_hash": inputs_hash(paper),
         "settings": s,
         "backend": f.backend,
+        "reproducible": f.backend in posterior.DETERMINISTIC,  # the same seed gives this file again
         "seconds": {"abc_smc": round(f.seconds, 1), "conditional_draws": round(time.perf_counter() - t0, 1)},
         "simulations": int(sum(g["simulations"] for g in f.generations)),
         "generations": f.generations,
@@ -360,7 +361,8 @@ def status_changes(table: pd.DataFrame, roles: Sequence[str] = ("held-out",)) ->
 
 def diagnostics(paper: str) -> pd.DataFrame:
     """The committed posterior's run, one row: simulated cohorts, generations, final tolerance (RMS z),
-    last acceptance rate, effective sample size, and whether the kept cohorts were drawn again exactly."""
+    last acceptance rate, effective sample size, whether the kept cohorts were drawn again exactly,
+    and whether ``make calibrate`` re-run gives the same file (a deterministic sampler)."""
     if not summary_path(paper).exists():
         return pd.DataFrame([{"posterior": "none committed yet: run `make calibrate`"}], index=[paper])
     summary, _ = load(paper)
@@ -368,7 +370,8 @@ def diagnostics(paper: str) -> pd.DataFrame:
     return pd.DataFrame([{"cohorts simulated": summary["simulations"], "generations": len(summary["generations"]),
                           "final RMS z": f"{f['epsilon']:.2f}", "acceptance": f"{100 * last['acceptance_rate']:.1f}%",
                           "ESS": f"{f['ess']:.0f}", "conditional draws": f["draws"],
-                          "targets drawn again exactly": "yes" if f["regenerated_targets_identical"] else "no"}],
+                          "targets drawn again exactly": "yes" if f["regenerated_targets_identical"] else "no",
+                          "re-run gives it again": "yes" if summary.get("reproducible") else "no"}],
                         index=[paper])  # fmt: skip
 
 

@@ -13,6 +13,13 @@ z-scores, and each SMC generation lowers the tolerance to a quantile of the last
 Every simulated cohort has its own seed, a function of the run's seed and the particle's
 parameters (``cohort_seed``), so the cohort behind a kept particle can be drawn again: its
 held-out numbers (``helpers.conditional``) come from the same patients as its targets.
+
+pyabc draws its proposals from NumPy's global random state; ``fit`` seeds that state from the
+declared seed for the run and restores it afterwards, and its default sampler (``helpers.smc``)
+simulates the cohorts in batches with the batched kernels yet gives the same posterior, bit for
+bit, as pyabc's one-process sampler: ``make calibrate`` re-run gives the committed files again.
+pyabc's multicore and Dask samplers (``--backend processes`` / ``dask``) do not: their workers
+reseed from the operating system.
 """
 
 from __future__ import annotations
@@ -137,7 +144,8 @@ class PosteriorError(RuntimeError):
 # How every paper's posterior is computed (``make calibrate``); part of the inputs hash.
 SETTINGS = {
     "library": "pyabc 0.13.0, ABC-SMC (benchmarks/bench_lfi.py chose it)",
-    "seed": 20260601,  # cohort seeds and the final resampling
+    "seed": 20260601,  # pyabc's proposals, cohort seeds and the final resampling
+    "sampler": "batched (helpers.smc), NumPy prior density and kernel draws: deterministic for the seed",
     "population": 400,  # particles per generation (and conditional draws kept)
     "budget": 8_000,  # simulated cohorts at most (the last generation may run past it)
     "epsilon_quantile": 0.5,  # each generation's tolerance: this quantile of the last one's distances
@@ -266,28 +274,41 @@ class Fit:
         return float(1 / np.sum(self.weights**2))
 
 
-def sampler(backend: str = "processes", workers: int = 2, client=None):
-    """pyabc's sampler: one process, local processes, or a Dask cluster (its own Dask sampler)."""
+BACKENDS = ("batched", "single", "processes", "dask")
+DETERMINISTIC = ("batched", "single")  # pyabc's multicore and Dask samplers reseed workers from the OS
+
+
+def sampler(model, backend: str = "batched", workers: int = 2, client=None):
+    """pyabc's sampler for ``model`` (a ``smc.Simulator``): "batched" (cohorts simulated in
+    batches over ``workers`` local processes; deterministic, ``helpers.smc``), "single"
+    (pyabc's one-process sampler; the same result), "processes" (pyabc's multicore sampler) or
+    "dask" (pyabc's own Dask sampler on the cluster of ``client``); the last two are not reproducible."""
     from pyabc import sampler as samplers
 
+    from .smc import BatchSampler
+
+    if backend == "batched":
+        return BatchSampler(model, workers=workers)
     if backend == "single":
-        return samplers.SingleCoreSampler()
+        return samplers.SingleCoreSampler(check_max_eval=True)
     if backend == "processes":
         return samplers.MulticoreEvalParallelSampler(n_procs=workers)
     if backend == "dask":
         if client is None:
             raise PosteriorError("backend 'dask' needs a dask.distributed Client (see `python -m helpers.calibrate --help`)")
         return samplers.DaskDistributedSampler(dask_client=client)
-    raise PosteriorError(f"backend {backend!r} is not one of single, processes, dask")
+    raise PosteriorError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
 
 
 def fit(prob, *, seed: int = SETTINGS["seed"], population: int = SETTINGS["population"],
         budget: int = SETTINGS["budget"], minimum_epsilon: float = SETTINGS["minimum_epsilon"],
-        backend: str = "processes", workers: int = 2, client=None) -> Fit:  # fmt: skip
+        backend: str = "batched", workers: int = 2, client=None) -> Fit:  # fmt: skip
     """ABC-SMC of ``prob`` (a ``PaperProblem`` or ``known_truth.Toy``): uniform priors over its bounds,
     RMS z-distance of its targets, tolerances from the ``epsilon_quantile`` of each generation's
     distances, until ``minimum_epsilon``, ``budget`` simulated cohorts or an acceptance rate under
-    ``min_acceptance_rate``."""
+    ``min_acceptance_rate``. pyabc's proposals come from NumPy's global random state, seeded from
+    ``seed`` for the run and restored afterwards (``smc.seeded``): with a deterministic
+    backend (``DETERMINISTIC``) the same seed gives the same posterior, bit for bit."""
     import logging
     import tempfile
     import time
@@ -295,27 +316,24 @@ def fit(prob, *, seed: int = SETTINGS["seed"], population: int = SETTINGS["popul
 
     import pyabc
 
+    from .smc import NormalKernel, Simulator, UniformBox, seeded
+
     for name in ("ABC", "Epsilon", "Sampler", "pyabc", "Distance", "Data_plot", "History", "Redis", "Acceptor"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    free, targets = tuple(prob.free), tuple(prob.targets)
-    refs = [t.ref for t in targets]
-    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in prob.bounds.items()})
+    prior = UniformBox(prob.bounds)
 
-    def model(par):
-        theta = np.array([float(par[k]) for k in free])
-        s = cohort_seed(seed, theta)
-        z = zscores(targets, prob.summaries(theta[None], [s], refs))[0]
-        return {"z": z, "theta": theta, "seed": s}
+    model = Simulator(prob, seed)
+    refs = model.refs
 
     def rms(x, _x0):
         return float(distance(x["z"][None])[0])
 
     t0 = time.perf_counter()
-    abc = pyabc.ABCSMC(model, prior, rms, population_size=population,
-                       sampler=sampler(backend, workers, client),
-                       eps=pyabc.QuantileEpsilon(alpha=SETTINGS["epsilon_quantile"]))  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        abc.new("sqlite:///" + str(Path(tmp) / "abc.db"), {"z": np.zeros(len(refs)), "theta": np.zeros(len(free)), "seed": 0})
+    with tempfile.TemporaryDirectory() as tmp, seeded(seed):
+        abc = pyabc.ABCSMC(model, prior, rms, population_size=population, transitions=NormalKernel(),
+                           sampler=sampler(model, backend, workers, client),
+                           eps=pyabc.QuantileEpsilon(alpha=SETTINGS["epsilon_quantile"]))  # fmt: skip
+        abc.new("sqlite:///" + str(Path(tmp) / "abc.db"), {"z": np.zeros(len(refs)), "theta": np.zeros(len(model.free)), "seed": 0})
         history = abc.run(minimum_epsilon=minimum_epsilon, max_total_nr_simulations=budget,
                           min_acceptance_rate=SETTINGS["min_acceptance_rate"])  # fmt: skip
         pops = history.get_all_populations()

@@ -45,6 +45,16 @@ def test_every_free_parameter_has_a_prior_and_priors_are_not_assumptions(paper):
         assert lo < fit[k] < hi, k
 
 
+def test_a_target_the_cohort_cannot_estimate_is_far_but_not_infinitely():
+    """A median not reached counts as the declared distance (so the tolerance schedule can start),
+    never closer than the same row's estimable targets make it, and beyond any final tolerance."""
+    z = np.array([[0.5, np.inf], [0.0, np.nan], [30.0, np.inf], [0.3, -0.4]])
+    d = posterior.distance(z, unestimable=10.0)
+    assert np.all(np.isfinite(d))
+    assert d[1] == pytest.approx(10.0) and d[0] > 10.0 and d[2] > d[0]
+    assert d[3] == pytest.approx(np.sqrt((0.09 + 0.16) / 2))
+
+
 def test_target_scale_is_the_calibrations_residual_scale():
     """DESCAR-T's calibration weights each target by the SE its printed CI implies on the log
     scale; the posterior's tolerance uses the same SE, never below the printed rounding (which

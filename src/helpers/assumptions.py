@@ -79,17 +79,22 @@ def _raw(paper: str) -> tuple[dict, str]:
         raise AssumptionError(f"{path.name}: not valid YAML ({exc})") from exc
 
 
+def _validated(kind, entry, where: str):
+    """``entry`` as a ``kind`` (pydantic model), or an AssumptionError naming ``where`` and the field."""
+    try:
+        return kind.model_validate(entry)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "entry"
+        raise AssumptionError(f"{where}, field {field}: {err['msg']}") from None
+
+
 def priors(paper: str) -> dict[str, Prior]:
     """The priors of the calibrated parameters (``priors:`` block; empty when there is none)."""
     raw, name = _raw(paper)
     out = {}
     for param, entry in (raw.get(PRIORS) or {}).items():
-        try:
-            out[param] = Prior.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"]) or "entry"
-            raise AssumptionError(f"{name}: prior of {param}, field {field}: {err['msg']}") from None
+        out[param] = _validated(Prior, entry, f"{name}: prior of {param}")
         lo, hi = out[param].range
         if not lo < hi:
             raise AssumptionError(f"{name}: prior of {param}: range [{lo}, {hi}] needs low < high")
@@ -102,12 +107,7 @@ def entries(paper: str) -> dict[str, Assumption]:
     for name, entry in raw.items():
         if name == PRIORS:
             continue
-        try:
-            out[name] = Assumption.model_validate(entry)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"]) or "entry"
-            raise AssumptionError(f"{name_of_file}: assumption {name}, field {field}: {err['msg']}") from None
+        out[name] = _validated(Assumption, entry, f"{name_of_file}: assumption {name}")
         rng = out[name].range
         if rng and rng[0] > rng[1]:
             raise AssumptionError(f"{name_of_file}: assumption {name}: range {rng} has low > high")

@@ -375,17 +375,19 @@ def diagnostics(paper: str) -> pd.DataFrame:
                         index=[paper])  # fmt: skip
 
 
+def _compared(tables: Iterable[pd.DataFrame] | None, top: int):
+    """(table, ``compare`` of it) for each results table with conditional bands (default: the saved ones)."""
+    if tables is None:
+        tables = [pd.read_csv(p) for p in sorted(paths.results_dir().glob("*.csv"))]
+    for t in tables:
+        if "cond_median" in t and t["cond_median"].notna().any():
+            yield t, compare(t, top=top)
+
+
 def report_table(tables: Iterable[pd.DataFrame] | None = None, top: int = 3) -> pd.DataFrame:
     """For the report: per paper, the held-out items whose two bands differ most (``compare``),
     from the saved results tables (``reports/tables/results/*.csv``) unless ``tables`` are given."""
-    if tables is None:
-        tables = [pd.read_csv(p) for p in sorted(paths.results_dir().glob("*.csv"))]
-    parts = []
-    for t in tables:
-        if "cond_median" not in t or t["cond_median"].isna().all():
-            continue
-        shown = compare(t, top=top)
-        parts.append(shown.assign(paper=t["paper"].iloc[0]) if "paper" in t else shown)
+    parts = [shown.assign(paper=t["paper"].iloc[0]) if "paper" in t else shown for t, shown in _compared(tables, top)]
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True).drop_duplicates(["claim_id", "item"])
@@ -397,13 +399,8 @@ def report_figure(tables: Iterable[pd.DataFrame] | None = None, top: int = 3):
     items of ``report_table``, each on its own scale relative to today's band."""
     import matplotlib.pyplot as plt
 
-    if tables is None:
-        tables = [pd.read_csv(p) for p in sorted(paths.results_dir().glob("*.csv"))]
     rows = []
-    for t in tables:
-        if "cond_median" not in t or t["cond_median"].isna().all():
-            continue
-        shown = compare(t, top=top)
+    for t, shown in _compared(tables, top):
         keys = set(zip(shown["claim_id"], shown["item"], strict=True))
         rows.append(t[[k in keys for k in zip(t["claim_id"], t["item"], strict=True)]])
     fig, ax = plt.subplots(figsize=(7, 0.45 * max(1, sum(len(r) for r in rows)) + 1))

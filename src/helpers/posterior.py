@@ -117,10 +117,16 @@ def zscores(targets: Sequence[Target], simulated: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def distance(z: np.ndarray) -> np.ndarray:
-    """Root mean square of the z-scores, per row."""
-    z = np.atleast_2d(z)
-    return np.sqrt(np.mean(z**2, axis=1))
+def distance(z: np.ndarray, unestimable: float | None = None) -> np.ndarray:
+    """Root mean square of the z-scores, per row. A row with a target its cohort cannot estimate (a
+    median not reached where the paper printed one) is at least ``unestimable`` away (default:
+    ``SETTINGS["unestimable_distance"]``), not infinitely: were it infinite, a prior under which most
+    cohorts leave a median unreached would keep every tolerance infinite and the posterior the prior."""
+    z = np.atleast_2d(np.asarray(z, float))
+    cap = SETTINGS["unestimable_distance"] if unestimable is None else unestimable
+    bad = ~np.isfinite(z)
+    filled = np.where(bad, cap * np.sqrt(z.shape[1]), z)  # one such target alone: RMS = cap
+    return np.sqrt(np.mean(filled**2, axis=1))
 
 
 def cohort_seed(seed: int, theta: np.ndarray) -> int:
@@ -148,6 +154,7 @@ SETTINGS = {
     "sampler": "batched (helpers.smc), NumPy prior density and kernel draws: deterministic for the seed",
     "population": 400,  # particles per generation (and conditional draws kept)
     "budget": 8_000,  # simulated cohorts at most (the last generation may run past it)
+    "unestimable_distance": 10.0,  # RMS z of a cohort missing a target: far past any final tolerance (< 2)
     "epsilon_quantile": 0.5,  # each generation's tolerance: this quantile of the last one's distances
     "minimum_epsilon": 0.25,  # RMS z at which to stop early: a quarter of each target's SE
     "min_acceptance_rate": 0.01,

@@ -4,9 +4,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-VENV    := .venv
+VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
+PYTHON     ?=
 SEED       ?=
 REPLICATES ?=
 NB         ?=
@@ -26,37 +27,34 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
 export OPENBLAS_CORETYPE := Haswell
 
-RUN_PARAMS := $(if $(SEED),seed=$(SEED)) $(if $(REPLICATES),replicates=$(REPLICATES)) $(P)
+# SEED= and REPLICATES= go apart from P= so the runner can refuse the same name given by both
+RUN_OPTS := $(if $(SEED),--seed=$(SEED)) $(if $(REPLICATES),--replicates=$(REPLICATES))
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate validate-real refresh lab lock clean
+.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate validate-real refresh lab lock clean workshop-check sensitivity
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 	@echo "  parameters: SEED=<integer >= 0>  REPLICATES=<integer >= 1>  NB=<notebook number or name>  P='name=value ...'"
 
-$(STAMP): requirements.lock pyproject.toml
-	@echo "Creating $(VENV) (uv if present, else pip) ..."
-	@if command -v uv >/dev/null 2>&1; then \
-	  uv venv --quiet --python python3.11 $(VENV) && \
-	  VIRTUAL_ENV=$(VENV) uv pip sync --quiet --require-hashes requirements.lock && \
-	  VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e . ; \
-	else \
-	  python3 -m venv $(VENV) && \
-	  $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock && \
-	  $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . ; \
-	fi
+$(STAMP): requirements.lock pyproject.toml tools/setup_venv.sh
+	@VENV="$(VENV)" PYTHON="$(PYTHON)" bash tools/setup_venv.sh
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create the project's virtual environment (.venv) from the pinned lock
+setup: $(STAMP) ## create .venv from the pinned lock (Python 3.11-3.13; PYTHON=/path/to/python3 picks one)
+
+# The runner exits 130 after Ctrl-C, having printed one line (reports/ intact); `|| [ $$? = 130 ]`
+# spares make's own "*** Error 130" line (make, interrupted too, then stops without another word).
+INTERRUPTIBLE := || [ $$? = 130 ]
 
 all: $(STAMP) ## set up if needed, run every notebook, write reports/ (tables, figures, HTML)
-	@$(PY) -m helpers.runner all $(RUN_PARAMS)
-	@$(PY) -m helpers.report
+	@$(PY) -m helpers.runner all $(RUN_OPTS) $(P) $(INTERRUPTIBLE)
+	@$(PY) -m helpers.report $(INTERRUPTIBLE)
 	@echo "Done: open reports/index.html"
 
-notebook: $(STAMP) ## run one notebook: make notebook NB=20 [SEED=..] [REPLICATES=..] [P='name=value']
-	@$(PY) -m helpers.runner notebook "$(NB)" $(RUN_PARAMS)
+notebook: $(STAMP) ## run one notebook (then the scorecard) and rebuild the report: make notebook NB=20 [SEED=..] [REPLICATES=..] [P='name=value']
+	@$(PY) -m helpers.runner notebook $(RUN_OPTS) "$(NB)" $(P) $(INTERRUPTIBLE)
+	@$(PY) -m helpers.report --if-ready $(INTERRUPTIBLE)
 
 help-notebook: $(STAMP) ## list one notebook's parameters: make help-notebook NB=20
 	@$(PY) -m helpers.runner help-notebook "$(NB)"
@@ -99,15 +97,19 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 validate-real: $(STAMP) ## real-data validation study (5 data sets x 7 splits x 2 models, ~25 min) -> data/validation/
 	@$(PY) -m helpers.realdata.validate
 
-refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies
-	@$(PY) -m helpers.runner refresh
+refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies [NB=.. for one]
+	@$(PY) -m helpers.runner refresh "$(NB)" $(INTERRUPTIBLE)
 
-lab: $(STAMP) ## open JupyterLab on notebooks/
-	@$(VENV)/bin/jupyter lab notebooks
+lab: $(STAMP) ## open JupyterLab on notebooks/ (works as root too, e.g. in a container)
+	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks
+
+workshop-check: $(STAMP) ## run every command of docs/workshop.md and check it shows what the guide says (reports/ restored after)
+	@$(PY) -m helpers.workshop
 
 lock: ## recompile requirements.lock (with hashes) from requirements.in
 	@command -v uv >/dev/null 2>&1 || { echo "error: make lock needs uv (pip install uv)" >&2; exit 2; }
-	@uv pip compile requirements.in --python-version 3.11 --generate-hashes --no-header -o requirements.lock
+	@# --universal: one lock for every Python pyproject allows (papermill needs aiohttp on 3.12 only) and OS
+	@uv pip compile requirements.in --universal --python-version 3.11 --generate-hashes --no-header -o requirements.lock
 	@$(PY) -m helpers.environment
 
 clean: ## remove generated output (reports/) and caches; keeps .venv

@@ -16,19 +16,13 @@
 # ---
 
 # %% [markdown]
-# # 00 · The ledger: every number the four papers print
+# # 00 · The ledger: every number the papers print
 #
 # **Reproduces:** nothing yet: this is the reader's first stop. It loads every printed number
-# of every claim (JAIN-01 … JAIN-12, FIG-01 … FIG-11, DES-01 … DES-20, VEN-01 … VEN-05) from
+# of every claim of every paper registered in `data/reported/claims_index.yaml` from
 # `data/reported/`, validates it against one schema, and shows it per paper with where it was
-# printed.
-#
-# | paper | citation | DOI |
-# |---|---|---|
-# | Jain et al. 2021 | Blood 137(19):2621-2633 | 10.1182/blood.2020007445 |
-# | Figura et al. 2021 | Int J Radiat Oncol Biol Phys 111(5):1145-1154 | 10.1016/j.ijrobp.2021.06.038 |
-# | Di Blasi et al. 2022 (DESCAR-T) | Blood 140(24):2584-2593 | 10.1182/blood.2022016945 |
-# | Ventin et al. 2023 | JAMA Oncol (review) | 10.1001/jamaoncol.2023.4504 |
+# printed. The papers, with what kind of text their numbers were read from (which limits what can
+# be checked: see `helpers.ledger.SOURCE_KINDS`), are listed below.
 
 # %% tags=["parameters"]
 seed: int = 20221208  # not used here; every notebook takes the same two parameters
@@ -40,6 +34,7 @@ from IPython.display import Markdown, display
 from helpers import ledger, notebook
 
 rng = notebook.start(seed, replicates)
+ledger.papers_frame()
 
 # %% [markdown]
 # Loading validates each file: a missing claim, a repeated item or a CI whose bounds are

@@ -38,8 +38,8 @@
 seed: int = 20221208  # seed of the live run's replicate studies (the committed study used 20221208) (allowed: 0 to 4294967295)
 replicates: int = 200  # same-size studies per band in the live run; the committed study used 200 (allowed: 1 to 100000)
 dataset: int = 2  # data set of the live run: 1 gbsg2, 2 lung, 3 rossi, 4 larynx, 5 leukemia (allowed: 1 to 5)
-by_arm: bool = False  # the live run draws covariates by arm (the improved model) instead of pooled over arms, as the four papers' specs
-full: bool = False  # re-run the whole study here instead of reading the committed one (about 25 min on 2 cores)
+by_arm: bool = False  # the live run draws covariates by arm (the improved model) instead of pooled over arms, as the four papers' specs (allowed: True or False)
+full: bool = False  # re-run the whole study here instead of reading the committed one (about 25 min on 2 cores) (allowed: True or False)
 
 # %%
 import matplotlib.pyplot as plt

@@ -19,12 +19,15 @@
 # # 90 · Scorecard: every claim, printed vs re-derived
 #
 # **Gathers** the results rows written by every notebook before it (one row per numeric item,
-# one format for all four papers) and adds a `not-implemented` row for any claim ID nobody
+# one format for every paper) and adds a `not-implemented` row for any claim ID nobody
 # re-derives yet, so gaps stay visible. Writes `reports/tables/scorecard.csv`.
 #
-# How to read a status: `reproduced` means the printed number lies inside the 95% band of
-# same-size simulated studies; for a *calibrated* item that is only a consistency check (the
-# model was fitted to it), for a *held-out* item it is a prediction that came true.
+# How to read a status (`helpers.verdicts`): `supported` means the printed number lies inside the
+# 95% band of same-size simulated studies *and* the check had at least 80% power against a stated
+# alternative; `uninformative` means inside, but the check could hardly have failed;
+# `contradicted` means outside (with a reason); `borderline` means Monte Carlo error would decide.
+# For a *calibrated* item agreement is only a consistency check (the model was fitted to it); for a
+# *held-out* item it is a prediction.
 
 # %% tags=["parameters"]
 seed: int = 20221208  # not used here; every notebook takes the same two parameters
@@ -46,17 +49,24 @@ scorecard.save(card)
 card.status.value_counts().rename("items").to_frame()
 
 # %% [markdown]
-# ## Share reproduced, per paper and role
-# Calibrated and held-out items are counted apart: only the held-out share says something about
-# the model's predictive reach.
+# ## Statuses per paper and role
+# Calibrated and held-out items are counted apart: only held-out items say something about the
+# model's predictive reach.
 
 # %%
 scorecard.summary(card)
 
 # %% [markdown]
-# ## Re-derived against printed, paper by paper
-# Each bar is the 95% band of same-size replicate studies, divided by the printed value: a bar
-# that crosses 1 means the printed number is a plausible outcome of the model.
+# All papers together: the headline, printed numbers per role and status.
+
+# %%
+scorecard.totals(card)
+
+# %% [markdown]
+# ## Where each printed number falls, paper by paper
+# Each bar is the 95% band of same-size replicate studies and each dot their median, divided by
+# the printed value and coloured by status: a bar that crosses 1 means the printed number is a
+# plausible outcome of the model (whether that could have failed is the status).
 
 # %%
 for paper in ledger.PAPERS:
@@ -66,7 +76,7 @@ for paper in ledger.PAPERS:
         plt.show()
 
 # %% [markdown]
-# ## Items not reproduced, with the notebook's reason
+# ## Items contradicted, borderline or not re-derived, with the reason
 
 # %%
 scorecard.misses(card)

@@ -332,6 +332,9 @@ _MC_AND_VERDICT = ("mc_lo", "mc_median", "mc_hi", "within_band", "percentile_lo"
 
 def compare(table: pd.DataFrame, top: int = 8, roles: Sequence[str] = ("held-out",)) -> pd.DataFrame:
     """The items whose two bands differ most (a changed status first, then the width ratio), for display."""
+    if "cond_median" not in table:  # a run with moved assumptions: the committed posterior is not its own
+        return pd.DataFrame([{"conditional band": "none: this run moved an assumption, and the committed "
+                              "posterior belongs to the assumptions as committed"}])  # fmt: skip
     t = table[table["role"].isin(roles) & table["cond_median"].notna() & table["mc_median"].notna()].copy()
     if t.empty:
         return pd.DataFrame()
@@ -353,6 +356,8 @@ def compare(table: pd.DataFrame, top: int = 8, roles: Sequence[str] = ("held-out
 
 def status_changes(table: pd.DataFrame, roles: Sequence[str] = ("held-out",)) -> pd.DataFrame:
     """Counts of (independent-study status, conditional status) over the judged items."""
+    if "cond_status" not in table:
+        return compare(table)
     t = table[table["role"].isin(roles) & table["cond_status"].notna()]
     return pd.crosstab(t["status"], t["cond_status"])
 

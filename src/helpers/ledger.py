@@ -124,6 +124,27 @@ class Relation(BaseModel):
     note: str | None = None
 
 
+# What kind of text a paper's numbers were read from, and what that limits (shown beside every
+# verdict of the paper: report, journal-club sheet, README).
+SOURCE_KINDS: dict[str, tuple[str, str]] = {
+    "full-text": ("full text",
+                  "tables, methods and confidence intervals can be checked against each other; what the "
+                  "paper does not report (patient-level data, some denominators, unstated analysis "
+                  "choices) is assumed"),
+    "abstract": ("abstract only",
+                 "a few headline numbers without tables or methods: group sizes, tests and follow-up are "
+                 "assumptions, so a check tests those assumptions as much as the paper"),
+    "news-and-commentary": ("news report and commentary, not the paper",
+                            "no subset sizes, no test named, and numbers that may have been rounded for the "
+                            "press (\"10 times\", \"<40%\"); most claims are directions without a number, "
+                            "and sizes, tests and effects are assumptions"),
+    "review": ("review, no data of its own",
+               "every claim is qualitative; the model is built from the external studies the review "
+               "cites (data/assumed/), so it tests whether the claims hang together, not new data"),
+}  # fmt: skip
+SourceKind = Literal["full-text", "abstract", "news-and-commentary", "review"]
+
+
 class PaperLedger(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -132,6 +153,9 @@ class PaperLedger(BaseModel):
     citation: str
     doi: str
     source: str  # which text the numbers were read from
+    # its kind (SOURCE_KINDS): says how much a reader can expect; a paper without it shows "not stated"
+    # (tests/test_report.py asks every registered paper to state it)
+    source_kind: SourceKind | None = None
     notebooks: list[str] = []  # notebooks that re-derive this paper (their figures go with it)
     claims: list[Claim]
     relations: list[Relation] = []
@@ -337,3 +361,16 @@ def clear_caches() -> None:
 def _by_ref(paper: str) -> dict[str, pd.Series]:
     df = _cached_frame(paper)
     return {f"{c}/{i}": r for (c, i), (_, r) in zip(zip(df.claim_id, df["item"], strict=True), df.iterrows(), strict=True)}
+
+
+def papers_frame() -> pd.DataFrame:
+    """Every registered paper, in the registry's order: label, citation, DOI, what kind of source its
+    numbers were read from, and how many claims and printed items it has."""
+    rows = []
+    for p in PAPERS:
+        led = load_paper(p)
+        rows.append({"paper": led.label or p, "citation": led.citation, "doi": led.doi,
+                     "source": SOURCE_KINDS[led.source_kind][0] if led.source_kind else "not stated",
+                     "claims": len(led.claims),
+                     "items": sum(len(c.items) for c in led.claims)})  # fmt: skip
+    return pd.DataFrame(rows).set_index("paper")

@@ -1,28 +1,49 @@
-"""Run the notebooks with papermill: all of them (``make all``) or one (``make notebook``).
+"""Run the notebooks with papermill: all of them (``make all``), one (``make notebook``), or store
+executed copies as the committed ones (``make refresh [NB=..]``).
 
-Every run writes into a staging folder under ``reports/`` and moves its contents into place only
-when every notebook succeeded; a failed or interrupted run leaves the last good outputs as they
-were. Parameters are checked before any notebook starts. ``refresh`` re-runs at default
-parameters and stores the executed notebooks (volatile metadata removed) as the committed
-copies that ``make test`` compares against.
+Before any notebook starts, every parameter given is checked against every notebook that takes
+it (type, a finite number, and the ``(allowed: ...)`` clause of its comment), a name given twice
+or by both ``SEED=``/``REPLICATES=`` and ``P=`` is refused, and a notebook whose ``.py`` pair was
+edited is synced (jupytext) so the run uses what was edited. Every run writes into a staging
+folder under ``reports/`` and moves its contents into place only when every notebook succeeded:
+a failed or interrupted run leaves the last good outputs as they were. One run at a time: a
+second one stops at once, naming the first (a lock file). Each notebook's run is recorded in
+``reports/runs/<notebook>.json`` (seed, replicates, other parameters, seconds, time) so the report
+can say where each number comes from. A single paper notebook is followed by the scorecard
+notebook, so the scorecard gathers the rows just written.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import fcntl
+import json
+import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
 
 from . import paths
-from .params import ParameterError, check_replicates, check_seed
+from .params import ParameterError, check_declared, check_replicates, check_seed
 
 VOLATILE_METADATA = ("papermill", "execution")
+SHARED = ("seed", "replicates")  # every notebook takes these two (tests/test_notebooks.py)
+SCORECARD = "90_scorecard"  # gathers every paper notebook's rows
+LOCK = ".run.lock"
+INTERRUPTED = "interrupted: nothing of this run was kept; reports/ still holds the last good run, intact"
+# Libraries that log while a kernel is shut down under them (Ctrl-C): their failures reach the user
+# as RunnerError messages instead, so their log lines are not shown during a run.
+QUIET_LOGGERS = ("papermill", "asyncio", "traitlets")
 
 
 class RunnerError(RuntimeError):
@@ -35,15 +56,26 @@ def notebooks() -> list[Path]:
 
 
 def resolve(name: str) -> Path:
-    """A notebook from its number ('20'), its stem ('20_figura') or a unique part of the name."""
+    """A notebook from its number ('20'), its name ('20_figura') or a part of the name found in
+    one notebook only ('figura'); a number matches only a whole notebook number."""
     nbs = notebooks()
-    if not name.strip():
-        raise RunnerError(f"give a notebook: NB=<number or name>; valid names: {', '.join(p.stem for p in nbs)}")
-    hits = [p for p in nbs if name in (p.stem, p.name, p.stem[:2])] or [p for p in nbs if name in p.stem]
-    if len(hits) != 1:
-        valid = ", ".join(p.stem for p in nbs)
-        what = "matches several notebooks" if hits else "is not a notebook"
-        raise RunnerError(f"NB={name!r} {what}; valid names: {valid}")
+    name = name.strip()
+    valid = ", ".join(p.stem for p in nbs)
+    if not name:
+        raise RunnerError(f"give a notebook: NB=<number or name>; valid names: {valid}")
+    exact = [p for p in nbs if name in (p.stem, p.name, p.stem.split("_")[0])]
+    if exact:
+        return exact[0]
+    if name.isdigit():
+        near = [p.stem for p in nbs if p.stem.startswith(name)]
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        raise RunnerError(f"NB={name} is not a notebook number (numbers have two digits){hint} Valid names: {valid}")
+    hits = [p for p in nbs if name.lower() in p.stem.lower()]
+    if len(hits) > 1:
+        raise RunnerError(f"NB={name!r} matches several notebooks: {', '.join(p.stem for p in hits)}; "
+                          "give its number or full name")  # fmt: skip
+    if not hits:
+        raise RunnerError(f"NB={name!r} is not a notebook; valid names: {valid}")
     return hits[0]
 
 
@@ -58,30 +90,42 @@ def _inspect(path: Path) -> dict[str, dict]:
     return pm.inspect_notebook(str(path))
 
 
-ACCEPTS = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+def defaults(path: Path) -> dict[str, object]:
+    """A notebook's parameters at their declared defaults."""
+    return {k: _literal(v["default"]) for k, v in _inspect(path).items()}
 
 
-def _check_types(nb: Path, params: dict[str, object]) -> None:
-    """A value of the wrong type for a notebook's typed parameter stops the run before any work."""
-    for name, spec in _inspect(nb).items():
-        accepted = ACCEPTS.get(spec.get("inferred_type_name", ""))
-        if name in params and accepted and (
-            not isinstance(params[name], accepted) or (bool not in accepted and isinstance(params[name], bool))
-        ):
-            raise ParameterError(
-                f"{name}={params[name]!r} is not allowed in {nb.stem}: it takes {spec['inferred_type_name']} "
-                f"(default {spec['default']}; {spec.get('help', '')})"
-            )
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
 
 
-def parse_params(pairs: list[str]) -> dict[str, object]:
-    """'name=value' strings -> typed values (int, float, bool or str), checked where shared."""
+# ----------------------------------------------------------------------------- parameters
+def parse_params(pairs: list[str], *, seed: str | None = None, replicates: str | None = None) -> dict[str, object]:
+    """'name=value' strings (``P=``) plus ``SEED=``/``REPLICATES=`` -> typed values.
+
+    A name given twice, or by both ``SEED=``/``REPLICATES=`` and ``P=``, is refused (no silent
+    winner); seed and replicates are checked here, the rest against each notebook (``run``).
+    """
     params: dict[str, object] = {}
+    raw: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ParameterError(f"parameter {pair!r} must look like name=value")
-        name, raw = pair.split("=", 1)
-        params[name.strip()] = _typed(raw.strip())
+        name, value = (s.strip() for s in pair.split("=", 1))
+        if not name.isidentifier():
+            raise ParameterError(f"parameter {pair!r}: {name!r} is not a parameter name")
+        if name in params:
+            raise ParameterError(f"P gives {name} twice ({name}={raw[name]} and {pair}): give each parameter once")
+        params[name], raw[name] = typed_value(value), value
+    for name, given in (("seed", seed), ("replicates", replicates)):
+        if given is None or given == "":
+            continue
+        if name in params:
+            raise ParameterError(f"{name.upper()}={given} and P='{name}={raw[name]}' both set {name}: give it once")
+        params[name] = typed_value(given)
     if "seed" in params:
         check_seed(params["seed"])
     if "replicates" in params:
@@ -89,7 +133,8 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-def _typed(raw: str) -> object:
+def typed_value(raw: str) -> object:
+    """'3' -> 3, '0.5' -> 0.5, 'true' -> True, anything else the text itself."""
     for cast in (int, float):
         try:
             return cast(raw)
@@ -98,23 +143,79 @@ def _typed(raw: str) -> object:
     return {"true": True, "false": False}.get(raw.lower(), raw)
 
 
-def _check_names(nbs: list[Path], params: dict[str, object], strict: bool) -> dict[Path, dict]:
-    """Per notebook, the parameters it declares; an unknown name is an error before any work."""
+def check(nbs: list[Path], params: dict[str, object], strict: bool) -> dict[Path, dict]:
+    """Per notebook, the parameters it takes, each checked against its declaration; an unknown
+    name or a value outside what a notebook allows stops everything before any notebook runs."""
     per_nb, known = {}, set()
     for nb in nbs:
-        declared = declared_parameters(nb)
-        known |= set(declared)
-        per_nb[nb] = {k: v for k, v in params.items() if k in declared}
-        _check_types(nb, per_nb[nb])
-        if strict and (unknown := sorted(set(params) - set(declared))):
-            raise ParameterError(
-                f"{nb.stem} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(declared))}"
-            )
+        spec = _inspect(nb)
+        known |= set(spec)
+        per_nb[nb] = {k: v for k, v in params.items() if k in spec}
+        for name, value in per_nb[nb].items():
+            d = spec[name]
+            check_declared(name, value, kind=d.get("inferred_type_name", ""), help_text=d.get("help", ""),
+                           default=d["default"], where=nb.stem)  # fmt: skip
+        if strict and (unknown := sorted(set(params) - set(spec))):
+            raise ParameterError(f"{nb.stem} has no parameter {', '.join(unknown)}; it takes: {', '.join(sorted(spec))}")
     if unknown := sorted(set(params) - known):
         raise ParameterError(f"no notebook takes parameter {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return per_nb
 
 
+# ----------------------------------------------------------------------------- jupytext pairs
+def _sources(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def sync_pairs(nbs: list[Path], *, quiet: bool = False) -> list[Path]:
+    """Bring each notebook in step with its ``.py`` pair when the ``.py`` is newer and their cells
+    differ (as ``jupytext --sync``: the .ipynb takes the edited cells and keeps its outputs), so an
+    edit of the ``.py`` is what runs."""
+    synced = []
+    for nb in nbs:
+        py = nb.with_suffix(".py")
+        if not py.exists() or py.stat().st_mtime <= nb.stat().st_mtime:
+            continue  # an edit of the .ipynb itself (JupyterLab pairs both) runs as it is
+        import jupytext
+        from jupytext.combine import combine_inputs_with_outputs
+
+        edited, stored = jupytext.read(py), nbformat.read(nb, as_version=4)
+        if _sources(edited) == _sources(stored):
+            continue
+        try:  # what `jupytext --sync` does for a newer .py: its cells, the notebook's outputs
+            nbformat.write(combine_inputs_with_outputs(edited, stored, fmt="py:percent"), nb)
+        except Exception as exc:  # noqa: BLE001 - jupytext's own errors: say which file and the fix
+            raise RunnerError(f"{nb.name} and its edited {py.name} differ and could not be synced ({exc}); "
+                              f"run `.venv/bin/jupytext --sync {py}` and fix what it reports") from None  # fmt: skip
+        synced.append(nb)
+        if not quiet:
+            print(f"  synced {nb.name} with its edited {py.name} (as jupytext --sync; outputs kept)", flush=True)
+    return synced
+
+
+# ----------------------------------------------------------------------------- one run at a time
+@contextmanager
+def run_lock(root: Path, what: str) -> Iterator[None]:
+    """Hold ``reports/.run.lock`` for the run; a second run stops at once and names the first."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            who = fh.read().strip() or "another process"
+            raise RunnerError(f"another run is writing reports/ ({who}); wait until it ends, then run again") from None
+        fh.truncate(0)
+        fh.write(f"{what}, process {os.getpid()}, started {datetime.now():%H:%M:%S}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.truncate(0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ----------------------------------------------------------------------------- running
 def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Remove metadata that differs between identical runs (timings, papermill bookkeeping)."""
     for key in VOLATILE_METADATA:
@@ -125,71 +226,130 @@ def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, quiet: bool = False) -> Path:
-    """Execute ``nbs`` in order into a staging folder; move outputs into ``reports/`` on success."""
-    import papermill as pm
+def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, quiet: bool = False,
+        scorecard: bool = False, what: str = "") -> Path:  # fmt: skip
+    """Execute ``nbs`` in order into a staging folder; move outputs into ``reports/`` on success.
 
-    per_nb = _check_names(nbs, params, strict)
+    ``scorecard``: after a notebook that wrote results rows, run the scorecard notebook too (at
+    its defaults), so the scorecard and the report show the rows just written.
+    """
+    sync_pairs(nbs, quiet=quiet)  # first: an edited .py may declare a new parameter
+    per_nb = check(nbs, params, strict)
     final = paths.PROJ_ROOT / "reports"
-    final.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final))
-    os.environ[paths.REPORTS_ENV] = str(staging)
-    os.environ["CART_NO_PROGRESS"] = "1"  # progress bars would be stored as stderr in the outputs
-    try:
-        for nb in nbs:
-            t0 = time.perf_counter()
-            out = staging / "notebooks" / nb.name
-            out.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                pm.execute_notebook(
-                    str(nb), str(out), parameters=per_nb[nb], cwd=str(nb.parent), kernel_name="python3",
-                    progress_bar=False, log_output=False,
-                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # no TCP-transport warning
-                )  # fmt: skip
-            except pm.PapermillExecutionError as exc:
-                raise RunnerError(
-                    f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-                    f"The outputs of the last good run in reports/ are unchanged; the failed copy is not kept."
-                ) from None
-            nbformat.write(strip_volatile(nbformat.read(out, as_version=4)), out)
-            if not quiet:
-                print(f"  ran {nb.name:<32} {time.perf_counter() - t0:6.1f} s", flush=True)
-        _promote(staging, final)
-    finally:
-        os.environ.pop(paths.REPORTS_ENV, None)
-        os.environ.pop("CART_NO_PROGRESS", None)
-        shutil.rmtree(staging, ignore_errors=True)
+    what = what or "make " + ("all" if len(nbs) > 1 else f"notebook NB={nbs[0].stem}")
+    with run_lock(final, what), _quiet_libraries():
+        for stale in final.glob(".staging-*"):  # left by a run that was killed outright
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final))
+        os.environ[paths.REPORTS_ENV] = str(staging)
+        os.environ["CART_NO_PROGRESS"] = "1"  # progress bars would be stored as stderr in the outputs
+        try:
+            for nb in nbs:
+                _execute(nb, per_nb[nb], staging, quiet)
+            rows_written = any((staging / "tables" / "results").glob("*.csv"))
+            card = paths.NOTEBOOKS / f"{SCORECARD}.ipynb"
+            if scorecard and rows_written and card.exists() and card not in nbs:
+                _execute(card, {}, staging, quiet, note="(the scorecard gathers the rows just written)")
+            _promote(staging, final)
+        finally:
+            os.environ.pop(paths.REPORTS_ENV, None)
+            os.environ.pop("CART_NO_PROGRESS", None)
+            shutil.rmtree(staging, ignore_errors=True)
     return final
 
 
+@contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _execute(nb: Path, given: dict[str, object], staging: Path, quiet: bool, note: str = "") -> None:
+    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
+
+    t0 = time.perf_counter()
+    out = staging / "notebooks" / nb.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(nb), str(out), parameters=given, cwd=str(nb.parent), kernel_name="python3",
+            progress_bar=False, log_output=False,
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # no TCP-transport warning
+        )  # fmt: skip
+    except pm.PapermillExecutionError as exc:
+        if exc.ename == "KeyboardInterrupt":
+            raise KeyboardInterrupt from None
+        raise RunnerError(
+            f"{nb.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"The outputs of the last good run in reports/ are unchanged; the failed copy is not kept."
+        ) from None
+    except DeadKernelError:
+        raise RunnerError(f"{nb.name}: its Python kernel died (out of memory, or killed); the outputs of the last "
+                          "good run in reports/ are unchanged") from None  # fmt: skip
+    seconds = time.perf_counter() - t0
+    nbformat.write(strip_volatile(nbformat.read(out, as_version=4)), out)
+    record = {"notebook": nb.stem, **defaults(nb), **given, "given": sorted(given), "seconds": round(seconds, 1),
+              "finished": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
+    (staging / "runs").mkdir(exist_ok=True)
+    (staging / "runs" / f"{nb.stem}.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    if not quiet:
+        print(f"  ran {nb.name:<32} {seconds:6.1f} s {note}".rstrip(), flush=True)
+
+
 def _promote(staging: Path, final: Path) -> None:
-    """Move each staged file over its counterpart in ``final`` (file by file, each a rename)."""
-    for src in sorted(staging.rglob("*")):
-        if src.is_file():
-            dst = final / src.relative_to(staging)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
+    """Move each staged file over its counterpart in ``final`` (file by file, each a rename);
+    Ctrl-C is held back meanwhile so the last good outputs are never half replaced."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for src in sorted(staging.rglob("*")):
+            if src.is_file():
+                dst = final / src.relative_to(staging)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def refresh() -> None:
-    """Re-run every notebook at its defaults and store the executed copies as the committed ones."""
-    final = run(notebooks(), {})
-    for nb in notebooks():
+def runs(root: Path | None = None) -> dict[str, dict]:
+    """The last good run of each notebook (``reports/runs/<notebook>.json``)."""
+    folder = (root or paths.PROJ_ROOT / "reports") / "runs"
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
+
+
+def refresh(nbs: list[Path] | None = None) -> None:
+    """Re-run notebooks at their defaults and store the executed copies as the committed ones."""
+    chosen = nbs or notebooks()
+    final = run(chosen, {}, scorecard=nbs is not None, what="make refresh")
+    for nb in chosen:
         shutil.copyfile(final / "notebooks" / nb.name, nb)
-    print(f"refreshed {len(notebooks())} committed notebooks from reports/notebooks/")
+    print(f"refreshed {len(chosen)} committed notebook{'s' if len(chosen) > 1 else ''} from reports/notebooks/")
+    if nbs is not None and (final / "tables" / "results" / f"{chosen[0].stem}.csv").exists():
+        print("  its rows feed 00/01/90 too: refresh those (`make refresh`) if its numbers changed")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_all = sub.add_parser("all", help="run every notebook")
-    p_all.add_argument("params", nargs="*", help="name=value parameters, e.g. seed=7 replicates=100")
-    p_one = sub.add_parser("notebook", help="run one notebook")
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--seed", default=None, help="SEED= of make (refused if P= sets seed too)")
+    shared.add_argument("--replicates", default=None, help="REPLICATES= of make")
+    p_all = sub.add_parser("all", parents=[shared], help="run every notebook")
+    p_all.add_argument("params", nargs="*", help="name=value parameters, e.g. subset_scale=0.5")
+    p_one = sub.add_parser("notebook", parents=[shared], help="run one notebook (then the scorecard)")
     p_one.add_argument("name", help="notebook number or name, e.g. 20 or 20_figura")
     p_one.add_argument("params", nargs="*")
     p_help = sub.add_parser("help-notebook", help="list a notebook's parameters")
     p_help.add_argument("name")
-    sub.add_parser("refresh", help="re-run at defaults and update the committed notebooks")
+    p_refresh = sub.add_parser("refresh", help="re-run at defaults and update the committed notebooks")
+    p_refresh.add_argument("name", nargs="?", default="", help="one notebook (default: all)")
     sub.add_parser("list", help="list the notebooks")
     args = parser.parse_args(argv)
     try:
@@ -199,15 +359,20 @@ def main(argv: list[str] | None = None) -> int:
             for name, doc in declared_parameters(resolve(args.name)).items():
                 print(f"{name:<16} {doc}")
         elif args.command == "refresh":
-            refresh()
+            refresh([resolve(args.name)] if args.name.strip() else None)
         elif args.command == "notebook":
-            run([resolve(args.name)], parse_params(args.params), strict=True)
+            params = parse_params(args.params, seed=args.seed, replicates=args.replicates)
+            run([resolve(args.name)], params, strict=True, scorecard=True)
         else:
-            params = {k: v for k, v in parse_params(args.params).items() if v != ""}
+            params = parse_params(args.params, seed=args.seed, replicates=args.replicates)
             run(notebooks(), params)
     except (ParameterError, RunnerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        logging.disable(logging.CRITICAL)  # no "Task exception was never retrieved" at exit
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
     return 0
 
 

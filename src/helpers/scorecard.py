@@ -11,8 +11,10 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from . import ledger, paths, results, verdicts
+from . import figures, ledger, paths, results, verdicts
 from .io import write_csv_atomic
 
 JUDGED = verdicts.JUDGED  # statuses that come from a check against same-size replicate studies
@@ -94,25 +96,38 @@ def misses(card: pd.DataFrame) -> pd.DataFrame:
 
 
 def forest(card: pd.DataFrame, paper: str):
-    """Re-derived value and Monte Carlo band relative to the printed value (log scale), one row per item.
-
-    Dividing by the printed value puts counts, medians and ratios on one axis: 1 means agreement.
-    """
-    df = card[(card.paper == paper) & card.quantity.ne("qualitative")].copy()
-    df = df[pd.to_numeric(df.reported, errors="coerce").gt(0)]
+    """Where each printed number falls among same-size simulated studies, one row per judged item:
+    the 95% band (bar) and median (dot) of those studies divided by the printed value (log scale,
+    1 = the printed value), coloured by status. P values and qualitative claims are left to the
+    table (a ratio of P values says little)."""
+    df = card[(card.paper == paper) & card.status.isin(JUDGED) & ~card.quantity.isin(["qualitative", "P"])].copy()
+    ref = pd.to_numeric(df.reported, errors="coerce")
+    df = df[ref.gt(0) & np.isfinite(ref)]
     if df.empty:
         return None
     ref = df.reported.astype(float)
-    rel = {c: pd.to_numeric(df[c], errors="coerce") / ref for c in ("rederived", "mc_lo", "mc_median", "mc_hi")}
+    # clipped to 1/50..50 so a band reaching "not reached" (inf) ends at the panel's edge
+    rel = {c: (pd.to_numeric(df[c], errors="coerce") / ref).clip(0.02, 50) for c in ("mc_lo", "mc_median", "mc_hi")}
     y = np.arange(len(df))[::-1]
-    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(df) + 1.2))
-    colour = np.where(df.role.eq("calibrated"), "tab:grey", "tab:blue")
-    ax.hlines(y, rel["mc_lo"], rel["mc_hi"], color=colour, lw=2, alpha=0.6)
-    ax.scatter(rel["rederived"], y, color=colour, s=14, zorder=3, label="re-derived (one cohort)")
+    colour = [figures.STATUS_COLOURS.get(s, "k") for s in df.status]
+    fig, ax = plt.subplots(figsize=(7.5, 0.22 * len(df) + 1.6))
+    ax.hlines(y, rel["mc_lo"], rel["mc_hi"], color=colour, lw=3, alpha=0.45)
+    ax.scatter(rel["mc_median"], y, color=colour, s=16, zorder=3)
     ax.axvline(1, color="black", lw=0.8)
     ax.set_xscale("log")
+    span = pd.concat(rel.values()).replace([np.inf, -np.inf], np.nan).dropna()
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+             if span.min() / 1.3 <= t <= span.max() * 1.3] or [1]  # fmt: skip
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, df.claim_id + " " + df["item"], fontsize=7)
-    ax.set_xlabel("relative to the printed value (1 = agreement); bar = 95% Monte Carlo band")
-    ax.set_title(f"{paper}: re-derived vs printed (grey = calibrated, blue = held-out)", fontsize=9)
-    fig.tight_layout()
+    ax.set_xlim(span.min() / 1.3, span.max() * 1.3)
+    ax.set_xlabel("same-size studies / printed value (log scale; 1 = printed): bar 95% band, dot median", fontsize=8)
+    shown = [s for s in JUDGED if s in set(df.status)]
+    handles = [Line2D([], [], marker="o", ls="", color=figures.STATUS_COLOURS[s], label=s) for s in shown]
+    height = 0.22 * len(df) + 1.6
+    fig.legend(handles=handles, fontsize=7, loc="lower center", ncol=len(shown), frameon=False)
+    ax.set_title(f"{ledger.load_paper(paper).label or paper}: printed numbers among same-size studies", fontsize=9)
+    fig.tight_layout(rect=(0, 0.3 / height, 1, 1))  # room for the legend below the axis label
     return fig

@@ -165,12 +165,15 @@ def test_a_band_that_cannot_fail_is_not_hidden():
     assert v.loc["landmark", ("conditional", "supported (true)")] == 0.0
 
 
-def test_the_committed_study_has_both_band_kinds_for_the_same_runs():
+def test_the_committed_study_has_both_band_kinds():
     study = validate.load_study()
     keys = ["dataset", "model", "split"]
     runs = {b: set(map(tuple, g[keys].drop_duplicates().to_numpy())) for b, g in study.groupby("band")}
     assert set(runs) == {"predictive", "conditional"}
-    assert runs["conditional"] == runs["predictive"], sorted(runs["predictive"] - runs["conditional"])
+    # the conditional band costs a calibration's worth of cohorts per run: it was computed for fewer
+    # runs (the docstring of helpers.realdata.validate says which), each also a run of the independent band
+    assert runs["conditional"] <= runs["predictive"], sorted(runs["conditional"] - runs["predictive"])
+    assert {(d, "pooled", "mimic") for d in validate.DATASETS_ORDER} <= runs["conditional"]
     # the required columns of the independent band are intact
     pred = study[study.band == "predictive"]
     required = ["dataset", "split", "claim_id", "item", "quantity", "role", "truth", "mc_lo", "mc_hi", "covered", "status"]

@@ -193,7 +193,8 @@ def smc(prob: posterior.PaperProblem, rng: np.random.Generator, seed: int, *, po
     """The last generation of the ABC-SMC (see the module docstring) and one line per generation.
 
     It stops once ``budget`` cohorts are simulated and a weighted generation exists (at most twice
-    the budget: a generation that cannot fill by then raises)."""
+    the budget: a first generation that cannot fill by then raises; a later one ends the run at
+    the generation before it, and its line says ``filled: False``)."""
     space = Space(prob)
     q0 = start(space, seed, at_fit=at_fit, step=step, spread=spread, df=df)
     cand = _cohorts(space, q0.rvs(size=first * population, random_state=rng).reshape(first * population, -1), seed)
@@ -215,6 +216,8 @@ def smc(prob: posterior.PaperProblem, rng: np.random.Generator, seed: int, *, po
         if len(new.x) < population:
             if len(log) == 1:
                 raise RuntimeError(f"{prob.paper}: no weighted ABC-SMC generation within {2 * budget} cohorts; raise the budget")
+            # the cohorts of a generation that did not fill count too (the cost), not its tolerance
+            log.append({**_line(len(log), tried, pop, eps), "accepted": len(new.x), "filled": False})
             break
         mixture = np.array([np.log(np.sum(pop.w * kernel.pdf(xi - pop.x))) for xi in new.x])
         pop = new.take(np.arange(len(new.x)), space.log_prior(new.x) - mixture)
@@ -244,9 +247,10 @@ def draws(settings: Settings, replicates: int, seed: int) -> pd.DataFrame:
     by_rep = dict(tuple(adjusted.groupby("rep", sort=True)))
     out = pd.concat([by_rep[int(r)].assign(rep=i) for i, r in enumerate(posterior.resample(fit, rng, replicates))],
                     ignore_index=True).reindex(columns=replicate.DRAW_COLUMNS)  # fmt: skip
+    filled = [g for g in log if g.get("filled", True)]
     out.attrs["diagnostics"] = {
-        "simulations": sum(g["simulations"] for g in log), "generations": len(log) - 1, "epsilon": log[-1]["epsilon"],
-        "ess": log[-1]["ess"], "targets": len(prob.targets), "free": len(prob.free),
-        "seconds": round(time.perf_counter() - t0, 1),
+        "simulations": sum(g["simulations"] for g in log), "generations": len(filled) - 1, "epsilon": filled[-1]["epsilon"],
+        "ess": filled[-1]["ess"], "stopped": "budget" if len(filled) == len(log) else "a generation did not fill",
+        "targets": len(prob.targets), "free": len(prob.free), "seconds": round(time.perf_counter() - t0, 1),
     }  # fmt: skip
     return out

@@ -189,6 +189,7 @@ def section(study: pd.DataFrame | None = None) -> dict:
             "coverage by data set": by_model(study, "dataset"),
             "verdicts on true and false numbers": rounded(validate.verdict_table(study)),
             **({"what each band answers": questions(study),
+                "runs with each band kind": runs_by_band(study),
                 "independent and conditional bands by kind": by_band(study, "kind"),
                 "independent and conditional bands by data set": by_band(study, "dataset"),
                 "verdicts under each band": verdicts_by_band(study)} if two else {}),
@@ -221,7 +222,9 @@ def by_band(study: pd.DataFrame, by: str = "kind", model: str = "pooled") -> pd.
     """Coverage of held-out truths by each band kind side by side (per kind of number or data set):
     numbers judged, coverage with its Monte Carlo SE, misses below and above, the median band width
     (in the kind's unit: ``validate.WIDTH_UNITS``), and the median ratio of the conditional band's
-    width to the independent one's for the same number (paired)."""
+    width to the independent one's for the same number (paired). Only the runs (data set, model,
+    split) that have both kinds count: the conditional band was computed for fewer runs."""
+    study = paired_runs(study)
     parts = {}
     for band in band_kinds(study):
         t = validate.coverage(study, by, band=band, model=model)  # per kind: with the median band width
@@ -235,6 +238,20 @@ def by_band(study: pd.DataFrame, by: str = "kind", model: str = "pooled") -> pd.
     return out.round(3)
 
 
+def paired_runs(study: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the runs (data set, model, split) computed with every band kind in the study."""
+    keys = ["dataset", "model", "split"]
+    n_kinds = study.groupby(keys)["band"].transform("nunique")
+    return study[n_kinds == study["band"].nunique()]
+
+
+def runs_by_band(study: pd.DataFrame) -> pd.DataFrame:
+    """How many runs (data set, model, split) each band kind was computed for, per data set."""
+    runs = study[["band", "dataset", "model", "split"]].drop_duplicates()
+    out = runs.assign(band=runs.band.map(BAND_NAMES)).groupby(["dataset", "band"]).size().unstack(fill_value=0)
+    return out.reindex([d for d in validate.DATASETS_ORDER if d in out.index])
+
+
 def width_ratio(study: pd.DataFrame, by: str = "kind", model: str = "pooled") -> pd.Series:
     """Median over held-out numbers of the conditional band's width over the independent band's
     (on the natural scale: hi - lo for landmarks, log(hi / lo) for the others), per ``by`` and all."""
@@ -242,7 +259,8 @@ def width_ratio(study: pd.DataFrame, by: str = "kind", model: str = "pooled") ->
     a, b = (validate.held_out(study, band, model).set_index(keys) for band in ("predictive", "conditional"))
     both = a.join(b[["mc_lo", "mc_hi"]], rsuffix="_cond", how="inner").reset_index()
     spread = [_spread(both, s, "kind") for s in ("", "_cond")]
-    ratio = both.assign(ratio=spread[1] / spread[0])
+    with np.errstate(divide="ignore", invalid="ignore"):  # an unbounded band on either side: no ratio
+        ratio = both.assign(ratio=spread[1] / spread[0])
     ratio = ratio[np.isfinite(ratio.ratio) & (ratio.ratio > 0)]
     out = ratio.groupby(by).ratio.median()
     out.loc["all"] = ratio.ratio.median()
@@ -262,6 +280,7 @@ def verdicts_by_band(study: pd.DataFrame, model: str = "pooled") -> pd.DataFrame
     and how often a *supported* is right when true and false numbers are equally common."""
     cols = {"supported": "supported (true)", "contradicted": "contradicted (true)", "uninformative": "uninformative (true)",
             "false supported": "supported (false)", "supported right (1:1)": "supported right (1:1)"}  # fmt: skip
+    study = paired_runs(study)
     parts = {BAND_NAMES[b]: validate.verdict_table(study, band=b, model=model)[list(cols)].rename(columns=cols)
              for b in band_kinds(study)}  # fmt: skip
     return pd.concat(parts, axis=1).round(3)

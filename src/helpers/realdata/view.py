@@ -21,6 +21,7 @@ from . import paper, splits, validate
 from .datasets import DATASETS, cohort, dataset
 
 FIGURE = "real_data_validation"
+FIGURE_BANDS = FIGURE + "_bands"  # both band kinds
 TABLE = "real_data_validation.csv"
 
 
@@ -195,7 +196,7 @@ def section(study: pd.DataFrame | None = None) -> dict:
                 "verdicts under each band": verdicts_by_band(study)} if two else {}),
         },  # fmt: skip
         "figure": paths.figures_dir() / f"{FIGURE}.png",
-        **({"figure_bands": paths.figures_dir() / f"{FIGURE}_bands.png"} if two else {}),
+        **({"figure_bands": paths.figures_dir() / f"{FIGURE_BANDS}.png"} if two else {}),
     }
 
 
@@ -307,4 +308,4 @@ def band_figure(study: pd.DataFrame, model: str = "pooled") -> plt.Figure:
         bx.set_xlabel("conditional band width / independent band width (median)")
     fig.suptitle(f"Real patient data: independent-study and conditional bands ({model} covariates)")
     fig.tight_layout()
-    return figures.save(fig, FIGURE + "_bands")
+    return figures.save(fig, FIGURE_BANDS)

@@ -97,8 +97,10 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 validate-conditional: $(STAMP) ## known-truth coverage of the conditional bands (1,000 toy papers per assumption, ~1 h) -> docs/figures/conditional_*.csv
 	@$(PY) -m helpers.known_truth
 
-validate-real: $(STAMP) ## real-data validation study (5 data sets x 7 splits x 2 models, ~25 min) -> data/validation/
-	@$(PY) -m helpers.realdata.validate
+validate-real: $(STAMP) ## real-data validation study: independent bands (5 data sets x 7 splits x 2 models, ~25 min), then conditional ones (pooled; mimic split of all five, random splits 1-2 of the smaller four, ~25 min on 1 core) -> data/validation/
+	@$(PY) -m helpers.realdata.validate --bands predictive
+	@$(PY) -m helpers.realdata.validate --bands conditional --random-splits 0 --models pooled --jobs 1
+	@$(PY) -m helpers.realdata.validate lung rossi larynx leukemia --bands conditional --random-splits 2 --models pooled --jobs 1
 
 refresh: $(STAMP) ## re-run notebooks at default parameters and update the committed copies [NB=.. for one]
 	@$(PY) -m helpers.runner refresh "$(NB)" $(INTERRUPTIBLE)

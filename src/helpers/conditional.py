@@ -49,16 +49,18 @@ def summary_path(paper: str):
 # ------------------------------------------------------------------ regression adjustment
 
 
-def adjust(values: np.ndarray, z: np.ndarray, scale: str) -> np.ndarray:
+def adjust(values: np.ndarray, z: np.ndarray, scale: str, weights: np.ndarray | None = None) -> np.ndarray:
     """Held-out ``values`` (m,) of kept cohorts moved to an exact match of the targets: on the
     value's residual scale, the least-squares slope on the targets' z-scores ``z`` (m, k) is
-    removed (the printed targets have z = 0). Values not finite on the scale stay as they are."""
+    removed (the printed targets have z = 0); with ``weights`` (importance weights of weighted
+    particles) by weighted least squares. Values not finite on the scale stay as they are."""
     g = posterior.transform(scale, values)
     ok = np.isfinite(g) & np.isfinite(z).all(axis=1)
     if ok.sum() < 5 * (z.shape[1] + 1) or np.ptp(g[ok]) == 0:
         return np.asarray(values, float)
     x = np.column_stack([np.ones(ok.sum()), z[ok]])
-    beta, *_ = np.linalg.lstsq(x, g[ok], rcond=None)
+    root = np.ones(ok.sum()) if weights is None else np.sqrt(np.asarray(weights, float)[ok])
+    beta, *_ = np.linalg.lstsq(x * root[:, None], g[ok] * root, rcond=None)
     out = np.asarray(values, float).copy()
     out[ok] = _inverse(scale, g[ok] - z[ok] @ beta[1:])
     return out
@@ -76,21 +78,23 @@ def _inverse(scale: str, g: np.ndarray) -> np.ndarray:
     return g
 
 
-def adjust_draws(draws: pd.DataFrame, z: np.ndarray, paper: str) -> pd.DataFrame:
-    """``adjust`` every numeric item of long draws (rep = row of ``z``): estimates on their
-    quantity's scale, P values on the normal-quantile scale. Qualitative items (a direction) and
-    items outside the ledger stay as they are."""
+def adjust_draws(draws: pd.DataFrame, z: np.ndarray, paper: str, weights: np.ndarray | None = None) -> pd.DataFrame:
+    """``adjust`` every numeric item of long draws (rep = row of ``z``, and of ``weights`` if
+    given): estimates on their quantity's scale, P values on the normal-quantile scale.
+    Qualitative items (a direction) and items outside the ledger stay as they are."""
     quantity = {f"{r.claim_id}/{r.item}": r.quantity for r in ledger.frame(paper).itertuples()}
     out = draws.copy()
     for (cid, item), g in out.groupby(["claim_id", "item"], sort=False):
         q = quantity.get(f"{cid}/{item}")
         if q is None or q == "qualitative":
             continue
-        zz = z[g["rep"].to_numpy(int)]
+        reps = g["rep"].to_numpy(int)
+        zz = z[reps]
+        w = None if weights is None else weights[reps]
         if q != "P":
-            out.loc[g.index, "estimate"] = adjust(g["estimate"].to_numpy(float), zz, SCALE_OF.get(q, "identity"))
+            out.loc[g.index, "estimate"] = adjust(g["estimate"].to_numpy(float), zz, SCALE_OF.get(q, "identity"), w)
         if g["p"].notna().any():
-            out.loc[g.index, "p"] = adjust(g["p"].to_numpy(float), zz, "z")
+            out.loc[g.index, "p"] = adjust(g["p"].to_numpy(float), zz, "z", w)
     return out
 
 

@@ -217,10 +217,11 @@ class PaperProblem:
         return out
 
 
-def problem(paper: str) -> PaperProblem:
+def problem(paper: str, settings=None) -> PaperProblem:
     """The posterior problem of a paper with a calibration: FREE with the priors declared in
     ``data/assumed/<paper>.yaml`` (a spec paper: its free parameters' bounds), TARGETS with their
-    printed values and residual scales, and the committed settings."""
+    printed values and residual scales, and the committed settings (or ``settings``: a fit not
+    committed, as an outside study's)."""
     from . import assumptions, contract, ledger, study
 
     cal = contract.module(paper, "calibration")
@@ -239,7 +240,7 @@ def problem(paper: str) -> PaperProblem:
             raise PosteriorError(f"data/assumed/{paper}.yaml declares no prior for {missing}: add them under `priors:` "
                                  "(range, why, source)")  # fmt: skip
         bounds = {k: tuple(map(float, priors[k].range)) for k in free}
-    settings = study.load_settings(paper)
+    settings = study.load_settings(paper) if settings is None else settings
     size = _study_size(settings)
     targets = []
     for ref in cal.TARGETS:

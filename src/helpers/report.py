@@ -644,9 +644,10 @@ def trust_html(root: Path, known: dict[str, str]) -> str:
         flat.columns = [" ".join(str(c) for c in col).replace("_", " ") if isinstance(col, tuple) else col
                         for col in flat.columns]  # fmt: skip
         parts += [f"<h3>{_e(name.capitalize())}</h3>", _table(flat.reset_index())]
-    fig = root / "figures" / section["figure"].name
-    if fig.exists():
-        parts.append(figure_html(fig, "", known))
+    for key in ("figure", "figure_bands"):  # the second: both band kinds, once the study has them
+        fig = root / "figures" / section[key].name if key in section else None
+        if fig is not None and fig.exists():
+            parts.append(figure_html(fig, "", known))
     return "".join(parts)
 
 

@@ -9,12 +9,22 @@ and band kind: the band, whether it covers the truth, and the project's verdict 
 (true) number — and on a false one, to say how often "supported" is right.
 
 **Band kinds.** A band is the central 95% of replicate draws of the number; ``BANDS`` maps a kind
-to the function drawing them (``predictive``: same-size studies from the calibrated parameters).
-Another kind (a posterior predictive band) is one more entry: every table below groups by ``band``.
+to the function drawing them: ``predictive`` (same-size studies from the calibrated parameters:
+"what would another study of this size show, were the fitted parameters exactly true?") and
+``conditional`` (``conditional_band``: the same patients' number given the split's printed
+targets, parameter uncertainty included: "given the other numbers printed from these patients,
+where should this one lie?"). Every table below groups by ``band``. A conditional band gives no
+band to the targets it conditions on (``CONDITIONED``: their draws are the printed numbers).
+The conditional band costs a calibration's worth of cohorts per run (gbsg2's mimic split: ~5 min
+on one core), so the committed study has it for fewer runs than the independent band: pooled
+covariates only, the mimic split of every data set and random splits 1-2 of the four smaller ones
+(``make validate-real`` says how; ``view.by_band`` compares the two kinds on those runs only).
 
 ``study(...)`` runs every data set and split (``python -m helpers.realdata.validate``, ``make
-validate-real``) and writes ``data/validation/real_data_validation.csv``; ``coverage``,
-``verdict_table`` and ``section`` summarise it for the notebook and the report.
+validate-real``; ``--bands`` chooses the kinds computed, default ``predictive``, and keeps the
+other kinds' rows) and
+writes ``data/validation/real_data_validation.csv``; ``coverage``, ``verdict_table`` and
+``section`` summarise it for the notebook and the report.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from ..spec import calibration as spec_calibration
 from ..spec import model as spec_model
 from ..spec import schema
 from ..spec import settings as spec_settings
-from . import paper, splits
+from . import conditional_band, paper, splits
 from .datasets import cohort, dataset
 
 COLUMNS = ["dataset", "model", "split", "band", "claim_id", "item", "quantity", "kind", "role", "printed", "truth",
@@ -73,7 +83,9 @@ def predictive(settings: Settings, replicates: int, seed: int) -> pd.DataFrame:
                          chunk=replicate.chunk_size(n))  # fmt: skip
 
 
-BANDS: dict[str, Callable[[Settings, int, int], pd.DataFrame]] = {"predictive": predictive}
+BANDS: dict[str, Callable[[Settings, int, int], pd.DataFrame]] = {"predictive": predictive,
+                                                                  "conditional": conditional_band.draws}
+CONDITIONED = ("conditional",)  # band kinds conditioned on the targets: none for the targets themselves
 
 
 def run_split(name: str, split: splits.Split, *, replicates: int, seed: int, folder: Path, model: str = "pooled",
@@ -153,6 +165,8 @@ def rows(run: SplitRun) -> pd.DataFrame:
                 continue
             g = grouped[(r.claim_id, r.item)]
             parts = [(r.quantity, False)] + ([("P", True)] if r.quantity == "HR" else [])
+            if band in CONDITIONED and f"{r.claim_id}/{r.item}" in run.split.targets:
+                parts = parts[1:]  # the target itself was conditioned on; its P was not
             for quantity, p_of_hr in parts:
                 if quantity == "P":
                     x, truth, printed, value = g["p"].to_numpy(float), (r.rederived_p if p_of_hr else r.rederived), \
@@ -184,29 +198,41 @@ def _percentile(x: np.ndarray, truth: float) -> float:
 
 
 # ----------------------------------------------------------------------------- the study
-def _task(name: str, split: splits.Split, model: str, replicates: int, seed: int) -> tuple[pd.DataFrame, dict]:
-    """One data set under one split, in whichever process runs it (it registers its own folder)."""
+def _task(name: str, split: splits.Split, model: str, replicates: int, seed: int,
+          bands: tuple[str, ...] = ("predictive",)) -> tuple[pd.DataFrame, list[dict]]:  # fmt: skip
+    """One data set under one split, in whichever process runs it (it registers its own folder):
+    its rows, and one line per band kind (the fit; a conditional band's diagnostics)."""
     with tempfile.TemporaryDirectory(prefix=f"realdata-{name}-") as tmp:
-        run = run_split(name, split, replicates=replicates, seed=seed, folder=Path(tmp) / name, model=model)
+        run = run_split(name, split, replicates=replicates, seed=seed, folder=Path(tmp) / name, model=model, bands=bands)
     info = {"dataset": name, "model": model, "split": split.name, "targets": len(split.targets), "shape_free": split.shape_free,
             "objective": run.fit["objective"], "evaluations": run.fit["evaluations"], "seconds": round(run.seconds, 1)}
-    return rows(run), info
+    lines = [{**info, "band": band, **run.draws[band].attrs.get("diagnostics", {})} for band in bands]
+    return rows(run), lines
 
 
 def study(names: list[str] | None = None, *, replicates: int = DEFAULTS["replicates"], n_random: int = DEFAULTS["n_random"],
           seed: int = DEFAULTS["seed"], n_jobs: int = 1, models: tuple[str, ...] = paper.MODELS,
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+          bands: tuple[str, ...] = ("predictive",)) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Every data set under the mimic split and ``n_random`` random ones, for each model: (rows, one
-    line per run). One cohort has no arms, so its models are the same and it runs once (pooled).
+    line per run and band kind). One cohort has no arms, so its models are the same and it runs
+    once (pooled).
 
     Random splits are drawn from ``seed``; replicate studies of every run from ``seed`` too."""
     from joblib import Parallel, delayed
 
     tasks = [(n, s, m) for m in models for n in (names or list(DATASETS_ORDER)) if m == "pooled" or dataset(n).two_arms
              for s in splits.splits(dataset(n), n_random, seed)]  # fmt: skip
-    done = Parallel(n_jobs=n_jobs)(delayed(_task)(n, s, m, replicates, seed) for n, s, m in tasks)
+    done = Parallel(n_jobs=n_jobs)(delayed(_task)(n, s, m, replicates, seed, bands) for n, s, m in tasks)
     table = pd.concat([d[0] for d in done], ignore_index=True)
-    return table, pd.DataFrame([d[1] for d in done])
+    return table, pd.DataFrame([line for d in done for line in d[1]])
+
+
+def merged(old: pd.DataFrame, new: pd.DataFrame, bands: tuple[str, ...], names: list[str] | None = None) -> pd.DataFrame:
+    """``old`` without the rows of ``bands`` (of the data sets ``names``, default all), then ``new``
+    (rows, or run lines; lines written before band kinds were recorded count as ``predictive``)."""
+    old = old if "band" in old else old.assign(band="predictive")
+    replaced = old["band"].isin(bands) & (old["dataset"].isin(names) if names else True)
+    return pd.concat([old[~replaced], new], ignore_index=True)
 
 
 DATASETS_ORDER = ("gbsg2", "lung", "rossi", "larynx", "leukemia")
@@ -247,13 +273,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     parser.add_argument("--jobs", type=int, default=replicate.default_workers())
     parser.add_argument("--out", type=Path, default=STUDY_CSV)
+    parser.add_argument("--bands", nargs="+", choices=list(BANDS), default=["predictive"],
+                        help="band kinds to compute (default predictive; the conditional band costs far more: "
+                             "see `make validate-real`); the others' rows are kept from --out")
+    parser.add_argument("--models", nargs="+", choices=list(paper.MODELS), default=list(paper.MODELS),
+                        help="covariate models to run (default all)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    bands = tuple(args.bands)
     generate(args.datasets or None)
     table, runs = study(args.datasets or None, replicates=args.replicates, n_random=args.random_splits,
-                        seed=args.seed, n_jobs=args.jobs)  # fmt: skip
+                        seed=args.seed, n_jobs=args.jobs, models=tuple(args.models), bands=bands)  # fmt: skip
+    runs_path = args.out.with_name(args.out.stem + "_runs.csv")
+    if (set(bands) != set(BANDS) or args.datasets) and args.out.exists():  # replace only what was computed
+        table = merged(load_study(args.out), table, bands, args.datasets)
+        runs = merged(pd.read_csv(runs_path), runs, bands, args.datasets) if runs_path.exists() else runs
     io.write_csv_atomic(table, args.out)
-    io.write_csv_atomic(runs, args.out.with_name(args.out.stem + "_runs.csv"))
+    io.write_csv_atomic(runs, runs_path)
     print(runs.to_string(index=False))
     print(f"{len(table)} rows -> {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0

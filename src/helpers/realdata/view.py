@@ -21,6 +21,7 @@ from . import paper, splits, validate
 from .datasets import DATASETS, cohort, dataset
 
 FIGURE = "real_data_validation"
+FIGURE_BANDS = FIGURE + "_bands"  # both band kinds
 TABLE = "real_data_validation.csv"
 
 
@@ -178,6 +179,9 @@ def section(study: pd.DataFrame | None = None) -> dict:
     numbers) and ``figure`` (the PNG under reports/figures/). Reads the committed study by default."""
     study = validate.load_study() if study is None else study
     figure(study)
+    two = len(band_kinds(study)) > 1
+    if two:
+        band_figure(study)
     plt.close("all")
     return {
         "title": "How far can the held-out predictions be trusted?",
@@ -185,6 +189,123 @@ def section(study: pd.DataFrame | None = None) -> dict:
             "coverage by kind": by_model(study, "kind"),
             "coverage by data set": by_model(study, "dataset"),
             "verdicts on true and false numbers": rounded(validate.verdict_table(study)),
-        },
+            **({"what each band answers": questions(study),
+                "runs with each band kind": runs_by_band(study),
+                "independent and conditional bands by kind": by_band(study, "kind"),
+                "independent and conditional bands by data set": by_band(study, "dataset"),
+                "verdicts under each band": verdicts_by_band(study)} if two else {}),
+        },  # fmt: skip
         "figure": paths.figures_dir() / f"{FIGURE}.png",
+        **({"figure_bands": paths.figures_dir() / f"{FIGURE_BANDS}.png"} if two else {}),
     }
+
+
+# ----------------------------------------------------------------------------- the two band kinds
+BAND_NAMES = {"predictive": "independent", "conditional": "conditional"}
+BAND_QUESTIONS = {
+    "predictive": "what would another study of this size show, were the fitted parameters exactly true?",
+    "conditional": "given the other numbers printed from these patients (the split's targets), where should this one "
+                   "lie? Parameter uncertainty included.",
+}  # fmt: skip
+
+
+def band_kinds(study: pd.DataFrame) -> list[str]:
+    return [b for b in validate.BANDS if b in set(study.band)]
+
+
+def questions(study: pd.DataFrame) -> pd.DataFrame:
+    """One sentence per band kind in the study: the question its band answers."""
+    return pd.DataFrame({"band": [BAND_NAMES[b] for b in band_kinds(study)],
+                         "answers": [BAND_QUESTIONS[b] for b in band_kinds(study)]}).set_index("band")  # fmt: skip
+
+
+def by_band(study: pd.DataFrame, by: str = "kind", model: str = "pooled") -> pd.DataFrame:
+    """Coverage of held-out truths by each band kind side by side (per kind of number or data set):
+    numbers judged, coverage with its Monte Carlo SE, misses below and above, the median band width
+    (in the kind's unit: ``validate.WIDTH_UNITS``), and the median ratio of the conditional band's
+    width to the independent one's for the same number (paired). Only the runs (data set, model,
+    split) that have both kinds count: the conditional band was computed for fewer runs."""
+    study = paired_runs(study)
+    parts = {}
+    for band in band_kinds(study):
+        t = validate.coverage(study, by, band=band, model=model)  # per kind: with the median band width
+        parts[BAND_NAMES[band]] = t[["numbers", "coverage", "mc_se", "misses_below", "misses_above",
+                                     *(["band_width"] if by == "kind" else [])]]  # fmt: skip
+    out = pd.concat(parts, axis=1)
+    if {"predictive", "conditional"} <= set(band_kinds(study)):
+        out[("paired", "width ratio")] = width_ratio(study, by, model)
+    if by == "kind":
+        out[("", "width unit")] = [validate.WIDTH_UNITS.get(k, "") for k in out.index]
+    return out.round(3)
+
+
+def paired_runs(study: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the runs (data set, model, split) computed with every band kind in the study."""
+    keys = ["dataset", "model", "split"]
+    n_kinds = study.groupby(keys)["band"].transform("nunique")
+    return study[n_kinds == study["band"].nunique()]
+
+
+def runs_by_band(study: pd.DataFrame) -> pd.DataFrame:
+    """How many runs (data set, model, split) each band kind was computed for, per data set."""
+    runs = study[["band", "dataset", "model", "split"]].drop_duplicates()
+    out = runs.assign(band=runs.band.map(BAND_NAMES)).groupby(["dataset", "band"]).size().unstack(fill_value=0)
+    return out.reindex([d for d in validate.DATASETS_ORDER if d in out.index])
+
+
+def width_ratio(study: pd.DataFrame, by: str = "kind", model: str = "pooled") -> pd.Series:
+    """Median over held-out numbers of the conditional band's width over the independent band's
+    (on the natural scale: hi - lo for landmarks, log(hi / lo) for the others), per ``by`` and all."""
+    keys = ["dataset", "model", "split", "item"]
+    a, b = (validate.held_out(study, band, model).set_index(keys) for band in ("predictive", "conditional"))
+    both = a.join(b[["mc_lo", "mc_hi"]], rsuffix="_cond", how="inner").reset_index()
+    spread = [_spread(both, s, "kind") for s in ("", "_cond")]
+    with np.errstate(divide="ignore", invalid="ignore"):  # an unbounded band on either side: no ratio
+        ratio = both.assign(ratio=spread[1] / spread[0])
+    ratio = ratio[np.isfinite(ratio.ratio) & (ratio.ratio > 0)]
+    out = ratio.groupby(by).ratio.median()
+    out.loc["all"] = ratio.ratio.median()
+    return out
+
+
+def _spread(df: pd.DataFrame, suffix: str, kind_col: str) -> np.ndarray:
+    lo, hi = df[f"mc_lo{suffix}"].to_numpy(float), df[f"mc_hi{suffix}"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(df[kind_col] == "landmark", hi - lo, np.log(hi / lo))
+
+
+def verdicts_by_band(study: pd.DataFrame, model: str = "pooled") -> pd.DataFrame:
+    """How right the verdicts are under each band kind, per kind of number: on the true printed
+    numbers how often *supported* and *contradicted* (a false alarm: every number here is true)
+    and *uninformative* (a check that could hardly fail); on false numbers how often *supported*;
+    and how often a *supported* is right when true and false numbers are equally common."""
+    cols = {"supported": "supported (true)", "contradicted": "contradicted (true)", "uninformative": "uninformative (true)",
+            "false supported": "supported (false)", "supported right (1:1)": "supported right (1:1)"}  # fmt: skip
+    study = paired_runs(study)
+    parts = {BAND_NAMES[b]: validate.verdict_table(study, band=b, model=model)[list(cols)].rename(columns=cols)
+             for b in band_kinds(study)}  # fmt: skip
+    return pd.concat(parts, axis=1).round(3)
+
+
+def band_figure(study: pd.DataFrame, model: str = "pooled") -> plt.Figure:
+    """Coverage (left, with 2 Monte Carlo SEs) and the paired width ratio (right, log scale) per kind
+    of held-out number, for both band kinds."""
+    t = by_band(study, "kind", model)
+    kinds = [k for k in t.index]
+    y = np.arange(len(kinds))[::-1]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    ax.axvline(0.95, color="0.5", ls=":", lw=1)
+    for band, colour, dy in (("independent", "0.45", 0.12), ("conditional", "tab:blue", -0.12)):
+        if band in t.columns.get_level_values(0):
+            ax.errorbar(t[(band, "coverage")], y + dy, xerr=2 * t[(band, "mc_se")], fmt="o", color=colour, lw=2, ms=5, label=band)
+    ax.set_yticks(y, [f"{k} ({n})" for k, n in zip(kinds, t[(t.columns[0][0], "numbers")], strict=True)])
+    ax.set_xlabel("share of held-out truths inside the 95% band")
+    ax.legend(loc="lower left", frameon=False)
+    if ("paired", "width ratio") in t.columns:
+        bx.axvline(1, color="0.5", ls=":", lw=1)
+        bx.plot(t[("paired", "width ratio")], y, "s", color="tab:blue")
+        bx.set_xscale("log")
+        bx.set_xlabel("conditional band width / independent band width (median)")
+    fig.suptitle(f"Real patient data: independent-study and conditional bands ({model} covariates)")
+    fig.tight_layout()
+    return figures.save(fig, FIGURE_BANDS)

@@ -87,6 +87,9 @@ def _site(root: Path, card: pd.DataFrame) -> Path:
     record = {"notebook": "30_jain", **defaults, "subset_scale": 0.5, "given": ["subset_scale"], "seconds": 12.1,
               "finished": "2026-12-01T10:00:00"}  # fmt: skip
     (root / "runs" / "30_jain.json").write_text(json.dumps(record))
+    ledger_run = {"notebook": "00_ledger", **runner.defaults(runner.resolve("00")), "given": [], "seconds": 2.0,
+                  "finished": "2026-12-01T10:00:00"}  # fmt: skip
+    (root / "runs" / "00_ledger.json").write_text(json.dumps(ledger_run))
     return report.build(root)
 
 
@@ -197,6 +200,12 @@ def test_runs_table_says_where_the_numbers_come_from(site):
     assert "subset_scale=0.5" in text
 
 
+def test_a_sheet_from_a_moved_run_says_so_and_unused_parameters_show_a_dash(site):
+    sheet = _text(site.parent / "journal_club" / "jain.html")
+    assert "away from the defaults (30_jain: subset_scale=0.5)" in sheet
+    assert "away from the defaults" not in _text(site.parent / "journal_club" / "figura.html")
+    row = re.search(r"00_ledger</a></td>(.*?)</tr>", _text(site)).group(1)
+    assert row.count("<td class='num'>—</td>") == 2  # the ledger notebook uses neither seed nor replicates
 def test_notebook_pages_are_rendered_only_when_stale(site):
     page = site.parent / "notebooks" / "00_ledger.html"
     stamp = page.stat().st_mtime_ns

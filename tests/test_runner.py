@@ -294,3 +294,15 @@ def test_a_single_paper_notebook_is_followed_by_the_scorecard(tmp_path, monkeypa
     runner.run([paper], {}, scorecard=True)
     assert f"ran {runner.SCORECARD}.ipynb" in capsys.readouterr().out
     assert set(runner.runs(tmp_path / "reports")) == {"30_x", runner.SCORECARD}
+
+
+def test_written_conclusions_carry_a_note_only_when_the_run_moved_a_used_parameter():
+    from helpers import notebook
+
+    defaults = runner.defaults(runner.resolve("30"))
+    notebook.start(**defaults)
+    assert notebook.prose_note("30_jain") is None
+    notebook.start(**{**defaults, "subset_scale": 0.5})
+    assert "`subset_scale=0.5`" in notebook.prose_note("30_jain").data
+    notebook.start(**{**runner.defaults(runner.resolve("00")), "replicates": 7})
+    assert notebook.prose_note("00_ledger") is None  # the ledger notebook does not use replicates

@@ -118,7 +118,7 @@ def test_reference_engine_equals_the_libraries_called_by_hand(toy):
 
 def test_unmapped_items_are_rows_without_a_rederived_value(toy):
     rows = analysis.rederive(model.simulate(np.random.default_rng(1), toy), toy).set_index("item")
-    assert pd.isna(rows.loc["arm_a", "rederived"]) and "no entry under items" in rows.loc["arm_a", "note"]
+    assert pd.isna(rows.loc["arm_a", "rederived"]) and "does not say how to compute it" in rows.loc["arm_a", "note"]
     assert rows.loc["arm_a", "role"] == "input"
 
 

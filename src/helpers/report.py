@@ -70,6 +70,8 @@ COLUMN_WORDS = {
     "assumption": "Assumption", "value": "Value", "refit": "Refit", "objective": "Objective",
     "residuals": "Residuals", "status here": "Status in this report",
     "at the sweep's defaults": "At the sweep's defaults", **{s: s for s in verdicts.STATUSES},
+    "reported": "Printed", "mc_lo": "Another study: from", "mc_hi": "to", "cond_lo": "Given the others: from",
+    "cond_hi": "to ", "cond_status": "Status given the others", "width_ratio": "Width ratio (given / another)",
 }  # fmt: skip
 CAPTIONS_FILE = paths.DOCS / "figure_captions.yaml"
 
@@ -351,11 +353,13 @@ def runs_table(root: Path) -> str:
     for nb, rec in runs.items():
         nb_path = paths.NOTEBOOKS / f"{nb}.ipynb"
         defaults = runner.defaults(nb_path) if nb_path.exists() else {}
-        changed = {k: v for k, v in rec.items() if k in defaults and defaults[k] != v}
+        unused = runner.unused(nb_path) if nb_path.exists() else set()
+        changed = runner.changed(nb, rec)
         others = ", ".join(f"{k}={rec[k]}" for k in defaults if k not in runner.SHARED and k in rec)
         if changed:
             odd.append(nb)
-        mark = {k: f"<b>{_e(rec.get(k, ''))}</b>" if k in changed else _e(rec.get(k, "")) for k in runner.SHARED}
+        mark = {k: "—" if k in unused else f"<b>{_e(rec.get(k, ''))}</b>" if k in changed else _e(rec.get(k, ""))
+                for k in runner.SHARED}  # fmt: skip
         link = f"<a href='notebooks/{_e(nb)}.html'>{_e(nb)}</a>" if (root / "notebooks" / f"{nb}.html").exists() else _e(nb)
         rows.append(f"<tr><td>{link}</td><td class='num'>{mark['seed']}</td><td class='num'>{mark['replicates']}</td>"
                     f"<td>{_e(others)}</td><td class='num'>{_e(rec.get('seconds', ''))} s</td>"
@@ -440,7 +444,7 @@ def sensitivity_html(paper: str, card: pd.DataFrame) -> str:
         flipped = j[j.status != j.default].drop_duplicates(["claim_id", "item"])
         names = sorted({a.split("=")[0].strip() for v in joint.value.dropna() for a in str(v).split(";")})
         parts.append(f"<p>Moved together ({', '.join(names)}; {joint.assumption.nunique()} points of a Latin "
-                     f"hypercube): {len(flipped)} numbers take another status at some point"
+                     f"hypercube): {len(flipped)} number{' takes' if len(flipped) == 1 else 's take'} another status at some point"
                      + (f" ({_e(', '.join(flipped.claim_id + ' ' + flipped['item'].map(_item_words)))})" if len(flipped) else "")
                      + ".</p>")  # fmt: skip
     failed = sensitivity.failed_points(paper)
@@ -542,7 +546,7 @@ def survives(rows: pd.DataFrame, tokens: dict) -> str:
 
 
 def journal_club_sheet(paper: Paper, card: pd.DataFrame, audit: pd.DataFrame, questions: dict,
-                       tokens: dict) -> str:  # fmt: skip
+                       tokens: dict, root: Path | None = None) -> str:  # fmt: skip
     texts = ledger.claim_texts()
     ids = ledger.claims_index()[paper.key]
     rows = card[card.paper == paper.key]
@@ -555,8 +559,12 @@ def journal_club_sheet(paper: Paper, card: pd.DataFrame, audit: pd.DataFrame, qu
     moving = [] if ch is None else [
         f"{r.claim_id} {_item_words(r['item'])}: {r['status here']} here, {r['statuses across the sweep']} across "
         f"the sweep; changed by {r['changed by']}" for _, r in ch.iterrows()]  # fmt: skip
+    moved = {nb: c for nb in paper.notebooks if (c := runner.changed(nb, runner.runs(root).get(nb, {})))}
+    warning = ("<p class='note'>These numbers come from a run away from the defaults ("
+               + _e("; ".join(f"{nb}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for nb, c in moved.items()))
+               + "); <code>make all</code> restores the committed ones.</p>") if moved else ""  # fmt: skip
     body = [
-        f"<h1>Journal club: {_e(paper.label)}</h1>", paper.heading(), paper.source_html(),
+        f"<h1>Journal club: {_e(paper.label)}</h1>", warning, paper.heading(), paper.source_html(),
         "<h2>Headline claims</h2>", li([f"{cid}: {texts[cid]}" for cid in ids]),
         "<h2>What survives</h2>", survives(rows, tokens),
         "<h2>Significant results and the winner's curse</h2>",
@@ -620,7 +628,30 @@ def two_bands_html(root: Path, known: dict[str, str]) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return intro + _table(shown.round(3)) + figure_html(target, "", known)
+    labels = {p.key: p.label for p in papers()}
+    shown = shown.assign(paper=shown["paper"].map(lambda k: labels.get(k, k)), item=shown["item"].map(_item_words))
+    shown = shown.replace({"inf": "not reached", "nan": ""})  # an upper bound past every draw: a median not reached
+    return intro + _table(shown) + figure_html(target, "", known)
+
+
+_SHARE_WORDS = {"pooled": "papers' model:", "by_arm": "covariates by arm:", "mc_se": "MC SE",
+                "mimic": "split like the papers'", "split_sd": "SD between splits", "band_width": "median width",
+                "misses_below": "misses below", "misses_above": "misses above", "paired": ""}  # fmt: skip
+_SHARES = ("coverage", "mc_se", "mimic", "split_sd", "supported", "contradicted", "uninformative", "borderline")
+
+
+def _readable_shares(table: pd.DataFrame) -> pd.DataFrame:
+    """A validation table for readers: shares as percentages, human column words, the row label named."""
+    out = table.copy()
+    for col in out.columns:
+        last = col[-1] if isinstance(col, tuple) else col
+        if any(w in str(last) for w in _SHARES) and pd.api.types.is_numeric_dtype(out[col]):
+            digits = 1 if last == "mc_se" else 0  # an MC SE under 1% would read as 0%
+            out[col] = out[col].map(lambda v, d=digits: "—" if pd.isna(v) else f"{100 * v:.{d}f}%")
+    out.columns = [" ".join(_SHARE_WORDS.get(str(c), str(c)) for c in (col if isinstance(col, tuple) else (col,))).strip()
+                   for col in out.columns]  # fmt: skip
+    label = {"kind": "kind of number", "dataset": "data set", "band": "band"}.get(out.index.name or "", "kind of number")
+    return out.rename_axis(label).reset_index()
 
 
 def trust_html(root: Path, known: dict[str, str]) -> str:
@@ -640,10 +671,7 @@ def trust_html(root: Path, known: dict[str, str]) -> str:
              f"<i>contradicted</i> held-out number as a prompt to look, not as proof of an error. "
              f"Notebook 50 has the detail.</p>"]  # fmt: skip
     for name, table in section["tables"].items():
-        flat = table.copy()
-        flat.columns = [" ".join(str(c) for c in col).replace("_", " ") if isinstance(col, tuple) else col
-                        for col in flat.columns]  # fmt: skip
-        parts += [f"<h3>{_e(name.capitalize())}</h3>", _table(flat.reset_index())]
+        parts += [f"<h3>{_e(name.capitalize())}</h3>", _table(_readable_shares(table))]
     for key in ("figure", "figure_bands"):  # the second: both band kinds, once the study has them
         fig = root / "figures" / section[key].name if key in section else None
         if fig is not None and fig.exists():
@@ -689,7 +717,7 @@ def build(root: Path | None = None) -> Path:
             parts += [f"<p class='note'>This paper is registered but its ledger cannot be read: {_e(paper.error)}</p>",
                       claims_table(card, paper.key, tokens, texts)]  # fmt: skip
             continue
-        write_text_atomic(journal_club_sheet(paper, card, audit, questions, tokens), sheets / f"{paper.key}.html")
+        write_text_atomic(journal_club_sheet(paper, card, audit, questions, tokens, root), sheets / f"{paper.key}.html")
         nb_links = ", ".join(f"<a href='notebooks/{_e(nb)}.html'>{_e(nb)}</a>" for nb in paper.notebooks
                              if (root / "notebooks" / f"{nb}.html").exists()) or "not run yet"  # fmt: skip
         parts += [

@@ -39,6 +39,7 @@ from .params import ParameterError, check_declared, check_replicates, check_seed
 VOLATILE_METADATA = ("papermill", "execution")
 SHARED = ("seed", "replicates")  # every notebook takes these two (tests/test_notebooks.py)
 SCORECARD = "90_scorecard"  # gathers every paper notebook's rows
+PARALLEL_NOTEBOOKS = int(os.environ.get("CART_PARALLEL_NOTEBOOKS", "2"))  # notebooks run side by side
 LOCK = ".run.lock"
 INTERRUPTED = "interrupted: nothing of this run was kept; reports/ still holds the last good run, intact"
 # Libraries that log while a kernel is shut down under them (Ctrl-C): their failures reach the user
@@ -93,6 +94,21 @@ def _inspect(path: Path) -> dict[str, dict]:
 def defaults(path: Path) -> dict[str, object]:
     """A notebook's parameters at their declared defaults."""
     return {k: _literal(v["default"]) for k, v in _inspect(path).items()}
+
+
+def unused(path: Path) -> set[str]:
+    """Parameters a notebook takes but does not use (its parameter comment says "not used here")."""
+    return {k for k, v in _inspect(path).items() if "not used here" in (v.get("help") or "")}
+
+
+def changed(name: str, params: dict) -> dict[str, object]:
+    """Of ``params`` (a run's record or a kernel's values), those unlike notebook ``name``'s
+    defaults and used by it: what makes its numbers differ from the committed notebook's."""
+    path = paths.NOTEBOOKS / f"{name}.ipynb"
+    if not path.exists():
+        return {}
+    declared, skip = defaults(path), unused(path)
+    return {k: v for k, v in params.items() if k in declared and k not in skip and declared[k] != v}
 
 
 def _literal(text: str) -> object:
@@ -244,8 +260,7 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
         os.environ[paths.REPORTS_ENV] = str(staging)
         os.environ["CART_NO_PROGRESS"] = "1"  # progress bars would be stored as stderr in the outputs
         try:
-            for nb in nbs:
-                _execute(nb, per_nb[nb], staging, quiet)
+            _execute_all(nbs, per_nb, staging, quiet)
             rows_written = any((staging / "tables" / "results").glob("*.csv"))
             card = paths.NOTEBOOKS / f"{SCORECARD}.ipynb"
             if scorecard and rows_written and card.exists() and card not in nbs:
@@ -256,6 +271,43 @@ def run(nbs: list[Path], params: dict[str, object], *, strict: bool = False, qui
             os.environ.pop("CART_NO_PROGRESS", None)
             shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _execute_all(nbs: list[Path], per_nb: dict, staging: Path, quiet: bool) -> None:
+    """Every notebook of ``nbs``, two at a time where there are several (the scorecard last, alone:
+    it gathers the others' rows). A notebook spends much of its time on one core (kernel start,
+    imports, fits, figures), so two side by side use the machine's two cores; each then runs its
+    replicates in one worker process (their draws do not depend on the worker count: tested).
+    The first failure stops the rest; the outputs of every notebook go to ``staging`` only."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    card = [nb for nb in nbs if nb.stem == SCORECARD]
+    rest = [nb for nb in nbs if nb.stem != SCORECARD]
+    if PARALLEL_NOTEBOOKS < 2 or len(rest) < 2:
+        for nb in nbs:
+            _execute(nb, per_nb[nb], staging, quiet)
+        return
+    workers = os.environ.get("CART_WORKERS")
+    os.environ["CART_WORKERS"] = "1"
+    pool = ThreadPoolExecutor(max_workers=PARALLEL_NOTEBOOKS)
+    try:
+        futures = [pool.submit(_execute, nb, per_nb[nb], staging, quiet) for nb in rest]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            if f in done and f.exception() is not None:
+                for g in futures:
+                    g.cancel()
+                raise f.exception()
+        for f in futures:
+            f.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if workers is None:
+            os.environ.pop("CART_WORKERS", None)
+        else:
+            os.environ["CART_WORKERS"] = workers
+    for nb in card:
+        _execute(nb, per_nb[nb], staging, quiet)
 
 
 @contextmanager

@@ -245,7 +245,7 @@ def rederive(cohort: dict, settings: Settings, rng: np.random.Generator | None =
         item = plan.items.get(ref)
         if plan.spec.is_draft or item is None:
             why = f"draft: data/specs/{plan.key}.yaml declares no groups yet" if plan.spec.is_draft else \
-                f"no entry under items: in data/specs/{plan.key}.yaml"  # fmt: skip
+                f"the study spec (data/specs/{plan.key}.yaml, items:) does not say how to compute it from the patients"  # fmt: skip
             rows.append(results.from_ledger(ref, note=why, model=plan.key))
             continue
         est, lo, hi, p = reference(cohort, plan, item, settings)

@@ -197,6 +197,9 @@ sensitivity.joint_changes("descart", CLAIMS)
 # %%
 sensitivity.failed_points("descart")
 
+# %%
+notebook.prose_note("10_descart_outcomes")
+
 # %% [markdown]
 # ## What survives
 # Of DESCAR-T's 139 printed numbers, 68 are counts and percentages the simulator takes as inputs

@@ -160,6 +160,9 @@ sensitivity.joint_changes("descart", CLAIMS)
 # %%
 sensitivity.failed_points("descart")
 
+# %%
+notebook.prose_note("11_descart_prognostic")
+
 # %% [markdown]
 # ## What survives
 # Of the 27 hazard ratios of DES-15 … DES-18, 10 are calibrated (five fitted; the others printed

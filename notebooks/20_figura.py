@@ -217,6 +217,9 @@ sensitivity.joint_changes("figura", CLAIMS)
 # %%
 sensitivity.failed_points("figura")
 
+# %%
+notebook.prose_note("20_figura")
+
 # %% [markdown]
 # ## What survives
 # Verdicts by role (inputs are shown, not judged):

@@ -197,6 +197,9 @@ sensitivity.joint_changes("jain", CLAIMS)
 # %%
 sensitivity.failed_points("jain")
 
+# %%
+notebook.prose_note("30_jain")
+
 # %% [markdown]
 # ## What survives
 # Status by role, for the printed numbers of this paper:

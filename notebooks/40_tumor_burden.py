@@ -219,6 +219,9 @@ sensitivity.joint_changes("ventin", CLAIMS)
 # %%
 sensitivity.failed_points("ventin")
 
+# %%
+notebook.prose_note("40_tumor_burden")
+
 # %% [markdown]
 # ## What survives
 # Ten rows: the review's nine directions and one external number. **None is supported** by a

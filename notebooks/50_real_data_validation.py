@@ -238,6 +238,9 @@ view.verdicts_by_band(study)
 #
 # ## What survives
 
+# %%
+notebook.prose_note("50_real_data_validation")
+
 # %% [markdown]
 # **On real patient data the held-out bands cover the truth 82–85% of the time, not 95%** — closer to
 # 95% for medians, landmarks and log-rank P values, lowest (about 70–80%) for hazard ratios the

@@ -104,6 +104,9 @@ sensitivity.joint_changes(PAPER, CLAIMS)
 # %%
 sensitivity.failed_points(PAPER)
 
+# %%
+notebook.prose_note("60_nastoupil")
+
 # %% [markdown]
 # ## What survives
 # Verdicts by role: how many printed numbers a check that could have failed supports, how many it

@@ -411,9 +411,9 @@ def moved_by_assumptions(paper: str, card: pd.DataFrame) -> pd.DataFrame | None:
     if sensitivity.load(paper) is None:
         return None
     ch = sensitivity.changes(paper)
-    ch = ch[ch.status.ne("input") & ch["changed by"].fillna("").ne("")]
+    ch = ch[ch["at the sweep's defaults"].ne("input") & ch["changed by"].fillna("").ne("")]
     now = card[card.paper == paper].set_index(["claim_id", "item"]).status.rename("status here")
-    out = ch.join(now, on=["claim_id", "item"]).rename(columns={"status": "at the sweep's defaults"})
+    out = ch.join(now, on=["claim_id", "item"])
     return out[["claim_id", "item", "status here", "at the sweep's defaults", "statuses across the sweep", "changed by"]]
 
 

@@ -207,7 +207,7 @@ def changes(paper: str, claims=None) -> pd.DataFrame:
     for (cid, item), g in sweep_.groupby(["claim_id", "item"], sort=False):
         default = base.get((cid, item), "")
         moved = sorted({a for a, s in zip(g.assumption, g.status, strict=True) if s != default})
-        rows.append({"claim_id": cid, "item": item, "status": default,
+        rows.append({"claim_id": cid, "item": item, "at the sweep's defaults": default,
                      "statuses across the sweep": ", ".join(sorted(set(g.status.dropna()))),
                      "changed by": ", ".join(moved)})  # fmt: skip
     return pd.DataFrame(rows)

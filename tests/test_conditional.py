@@ -263,3 +263,11 @@ def test_pyabc_runs_on_a_dask_cluster_of_two_workers():
         f = posterior.fit(toy, population=20, budget=60, backend="dask", client=client)
     assert f.backend == "dask" and len(f.weights) == 20
     assert np.all((f.theta[:, 0] >= known_truth.MEDIAN_RANGE[0]) & (f.theta[:, 0] <= known_truth.MEDIAN_RANGE[1]))
+
+
+def test_make_calibrate_gives_a_spec_variant_no_posterior_of_its_own(capsys):
+    """`make calibrate` stopped on descart.survival (a variant is not a registered paper)."""
+    from helpers import calibrate
+
+    assert calibrate.main(["descart.survival", "--posterior-only"]) == 0
+    assert "a variant of a registered paper, no posterior of its own" in capsys.readouterr().out

@@ -12,6 +12,13 @@ SEED       ?=
 REPLICATES ?=
 NB         ?=
 P          ?=
+TESTS      ?= tests
+# What CI runs on each other supported Python after its set-up: the numerical kernels against
+# lifelines/statsmodels/scipy, the engine, parsing and set-up (about a minute; all of it: make unit)
+PORTABLE_TESTS := tests/test_kernels*.py tests/test_setup.py tests/test_io.py tests/test_params.py \
+  tests/test_results.py tests/test_verdicts.py tests/test_replicate.py tests/test_spec_model.py \
+  tests/test_spec_analysis.py tests/test_tokens.py tests/test_ledger.py tests/test_audit.py \
+  tests/test_environment.py tests/test_offline.py
 
 # Deterministic runs: fixed hash seed, one BLAS thread, the venv's own kernel.
 export PYTHONHASHSEED := 0
@@ -31,7 +38,7 @@ export OPENBLAS_CORETYPE := Haswell
 RUN_OPTS := $(if $(SEED),--seed=$(SEED)) $(if $(REPLICATES),--replicates=$(REPLICATES))
 NBVAL := -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help setup all notebook help-notebook test unit nbval lint bench calibrate validate validate-real refresh lab lock clean workshop-check sensitivity
+.PHONY: help setup all notebook help-notebook test unit unit-portable nbval lint bench calibrate validate validate-real refresh lab lock clean workshop-check sensitivity
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,8 +68,11 @@ help-notebook: $(STAMP) ## list one notebook's parameters: make help-notebook NB
 
 test: unit nbval ## unit tests, then nbval over the committed notebooks (fails if any is stale)
 
-unit: $(STAMP) ## unit tests only
-	@$(PY) -m pytest -q tests
+unit: $(STAMP) ## unit tests only [TESTS=<files> for some]
+	@$(PY) -m pytest -q $(TESTS)
+
+unit-portable: $(STAMP) ## the unit tests CI runs on each other Python (kernels, engine, parsing, set-up)
+	@$(PY) -m pytest -q $(PORTABLE_TESTS)
 
 nbval: $(STAMP) ## nbval over the committed notebooks only (network blocked, outputs to a temp dir)
 	@tmp=$$(mktemp -d) && CART_REPORTS_DIR=$$tmp CART_NO_PROGRESS=1 PYTHONPATH=tests/offline $(PY) -m pytest -q $(NBVAL) notebooks/*.ipynb; rc=$$?; rm -rf $$tmp; exit $$rc

@@ -151,17 +151,22 @@ def model_conflicts(paper: str) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     base = study.load_settings(paper)
     full = calibration.calibrate(base, start=dict(base.calibrated), targets=targets)
-    rows = []
-    for t in targets:
-        out = leave_out(paper, (t,), targets, full)
-        z = conflict(paper, t, out["pred"][t])
-        rows.append(_row(paper, (t,), out, [z]))
+    rows = [_row(paper, (t,), out, [conflict(paper, t, out["pred"][t])])
+            for t, out in zip(targets, _leave_each_out(paper, [(t,) for t in targets], targets, full), strict=True)]
     judged = [r for r in rows if np.isfinite(r["conflict_se"])]
     worst = sorted(judged, key=lambda r: -abs(r["conflict_se"]))[:PAIRS_OF]
-    for a, b in itertools.combinations([r["numbers"] for r in worst], 2):
-        out = leave_out(paper, (a, b), targets, full)
-        rows.append(_row(paper, (a, b), out, [conflict(paper, r, out["pred"][r]) for r in (a, b)]))
+    pairs = list(itertools.combinations([r["numbers"] for r in worst], 2))
+    for pair, out in zip(pairs, _leave_each_out(paper, pairs, targets, full), strict=True):
+        rows.append(_row(paper, pair, out, [conflict(paper, r, out["pred"][r]) for r in pair]))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _leave_each_out(paper: str, drops: list[tuple[str, ...]], targets: list[str], full: dict) -> list[dict]:
+    """``leave_out`` for each of ``drops``, side by side in joblib's workers (each refit is
+    independent and seeded alike, so the order of work changes nothing)."""
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=replicate.default_workers())(delayed(leave_out)(paper, d, targets, full) for d in drops)
 
 
 def _row(paper: str, dropped: tuple[str, ...], out: dict, z: list[float]) -> dict:

@@ -41,4 +41,5 @@ def register(data: Path, monkeypatch, name: str = "toy", *, ledger_text: str | N
     spec.parent.mkdir(exist_ok=True)
     spec.write_text(spec_text if spec_text is not None else (TOY / "spec.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     refresh_registry(monkeypatch)
+    monkeypatch.setenv("CART_WORKERS", "1")  # a scratch paper is registered in this process only
     return spec

@@ -44,6 +44,7 @@ def toy(monkeypatch):
     mods = {"model": types.SimpleNamespace(simulate=_simulate),
             "analysis": types.SimpleNamespace(analyse=_analyse),
             "calibration": types.SimpleNamespace(calibrate=_calibrate, TARGETS=list(PRINTED))}
+    monkeypatch.setenv("CART_WORKERS", "1")  # the refits in this process: the patches below live only here
     monkeypatch.setattr(study, "module", lambda paper, name: mods[name])
     monkeypatch.setattr(study, "load_settings", lambda paper, **kw: Settings("figura", {}, {"c": 1.0}, {}, 1))
     monkeypatch.setattr(ledger, "lookup", lambda paper, ref: pd.Series(

@@ -87,7 +87,7 @@ calibrate: $(STAMP) ## re-run every paper's calibration and rewrite data/calibra
 	@$(PY) -m helpers.calibrate all
 
 .PHONY: sensitivity
-sensitivity: $(STAMP) ## move every assumption across its range, refit, judge again -> data/sensitivity/ (~11 min)
+sensitivity: $(STAMP) ## move every assumption across its range, refit, judge again -> data/sensitivity/ (~9.5 min)
 	@$(PY) -m helpers.sensitivity $(if $(PAPERS),$(PAPERS)) $(if $(BACKEND),--backend $(BACKEND))
 
 .PHONY: new-paper

@@ -559,7 +559,8 @@ def journal_club_sheet(paper: Paper, card: pd.DataFrame, audit: pd.DataFrame, qu
     moving = [] if ch is None else [
         f"{r.claim_id} {_item_words(r['item'])}: {r['status here']} here, {r['statuses across the sweep']} across "
         f"the sweep; changed by {r['changed by']}" for _, r in ch.iterrows()]  # fmt: skip
-    moved = {nb: c for nb in paper.notebooks if (c := runner.changed(nb, runner.runs(root).get(nb, {})))}
+    runs = runner.runs(root)
+    moved = {nb: c for nb in paper.notebooks if (c := runner.changed(nb, runs.get(nb, {})))}
     warning = ("<p class='note'>These numbers come from a run away from the defaults ("
                + _e("; ".join(f"{nb}: " + ", ".join(f"{k}={v}" for k, v in c.items()) for nb, c in moved.items()))
                + "); <code>make all</code> restores the committed ones.</p>") if moved else ""  # fmt: skip

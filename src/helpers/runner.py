@@ -105,10 +105,10 @@ def changed(name: str, params: dict) -> dict[str, object]:
     """Of ``params`` (a run's record or a kernel's values), those unlike notebook ``name``'s
     defaults and used by it: what makes its numbers differ from the committed notebook's."""
     path = paths.NOTEBOOKS / f"{name}.ipynb"
-    if not path.exists():
-        return {}
-    declared, skip = defaults(path), unused(path)
-    return {k: v for k, v in params.items() if k in declared and k not in skip and declared[k] != v}
+    declared = _inspect(path) if path.exists() else {}
+    return {k: v for k, v in params.items()
+            if k in declared and "not used here" not in (declared[k].get("help") or "")
+            and _literal(declared[k]["default"]) != v}  # fmt: skip
 
 
 def _literal(text: str) -> object:
@@ -279,35 +279,38 @@ def _execute_all(nbs: list[Path], per_nb: dict, staging: Path, quiet: bool) -> N
     imports, fits, figures), so two side by side use the machine's two cores; each then runs its
     replicates in one worker process (their draws do not depend on the worker count: tested).
     The first failure stops the rest; the outputs of every notebook go to ``staging`` only."""
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     card = [nb for nb in nbs if nb.stem == SCORECARD]
-    rest = [nb for nb in nbs if nb.stem != SCORECARD]
+    last = runs()  # longest first (by the last run's time): the pair finishes closer together
+    rest = sorted((nb for nb in nbs if nb.stem != SCORECARD), key=lambda nb: -last.get(nb.stem, {}).get("seconds", 0))
     if PARALLEL_NOTEBOOKS < 2 or len(rest) < 2:
-        for nb in nbs:
-            _execute(nb, per_nb[nb], staging, quiet)
-        return
-    workers = os.environ.get("CART_WORKERS")
-    os.environ["CART_WORKERS"] = "1"
-    pool = ThreadPoolExecutor(max_workers=PARALLEL_NOTEBOOKS)
-    try:
+        card, rest = nbs, []
+    with _environ(CART_WORKERS="1"), ThreadPoolExecutor(max_workers=PARALLEL_NOTEBOOKS) as pool:
         futures = [pool.submit(_execute, nb, per_nb[nb], staging, quiet) for nb in rest]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        for f in futures:
-            if f in done and f.exception() is not None:
-                for g in futures:
-                    g.cancel()
-                raise f.exception()
-        for f in futures:
-            f.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if workers is None:
-            os.environ.pop("CART_WORKERS", None)
-        else:
-            os.environ["CART_WORKERS"] = workers
+        try:
+            for f in as_completed(futures):
+                f.result()  # the first failure is raised here ...
+        finally:
+            for f in futures:
+                f.cancel()  # ... and the notebooks not yet started never start
     for nb in card:
         _execute(nb, per_nb[nb], staging, quiet)
+
+
+@contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """Environment variables set for the block, then put back as they were."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextmanager

@@ -100,6 +100,22 @@ def test_wrong_type_for_a_notebook_parameter_stops_before_any_run(pairs, match, 
         runner.run(runner.notebooks(), runner.parse_params(pairs))
 
 
+@pytest.mark.parametrize("nb", [*runner.notebooks(), "edge cases"], ids=lambda x: getattr(x, "stem", x))
+def test_parameters_are_read_as_papermill_reads_them(nb, tmp_path):
+    """runner._inspect reads the parameters cell without importing papermill; it must agree with
+    papermill's own inspection, which injects the values."""
+    import nbformat
+    import papermill as pm
+
+    if nb == "edge cases":
+        source = "a = 1  # plain\nb: str = 'q'  # text\nc = [1,\n     2]  # over lines\nd: float = 0.5\n"
+        made = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})])
+        made.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+        nb = tmp_path / "edge.ipynb"
+        nbformat.write(made, nb)
+    assert runner._inspect(nb) == pm.inspect_notebook(str(nb))
+
+
 def _every_declared_parameter():
     return [(nb, name) for nb in runner.notebooks() for name in runner.declared_parameters(nb)]
 

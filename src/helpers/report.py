@@ -587,19 +587,13 @@ def journal_club_sheet(paper: Paper, card: pd.DataFrame, audit: pd.DataFrame, qu
 
 # ----------------------------------------------------------------------------- notebooks
 def render_notebooks(root: Path) -> list[Path]:
-    """Executed notebooks under reports/notebooks -> HTML beside them (only those missing or stale)."""
+    """Executed notebooks under reports/notebooks -> HTML beside them. The runner renders each page as
+    its notebook finishes; here only those missing or older than their notebook (an older run)."""
     out = []
-    exporter = None
     for nb in sorted((root / "notebooks").glob("*.ipynb")):
         target = nb.with_suffix(".html")
         if not target.exists() or target.stat().st_mtime < nb.stat().st_mtime:
-            if exporter is None:
-                from nbconvert import HTMLExporter
-
-                exporter = HTMLExporter()
-                exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
-            body, _ = exporter.from_filename(str(nb))
-            write_text_atomic(body, target)
+            runner.html_page(nb)
         out.append(target)
     return out
 

@@ -30,11 +30,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from . import paths
+from .io import write_text_atomic
 from .params import ParameterError, check_declared, check_replicates, check_seed
+
+if TYPE_CHECKING:  # nbformat is imported where used: its jsonschema import alone takes ~3 s (a grammar
+    import nbformat  # built at import), which the report, reading only run records, need not pay
 
 VOLATILE_METADATA = ("papermill", "execution")
 SHARED = ("seed", "replicates")  # every notebook takes these two (tests/test_notebooks.py)
@@ -86,9 +89,26 @@ def declared_parameters(path: Path) -> dict[str, str]:
 
 
 def _inspect(path: Path) -> dict[str, dict]:
-    import papermill as pm
-
-    return pm.inspect_notebook(str(path))
+    """The `parameters` cell as papermill's ``inspect_notebook`` reads it (name -> default, help,
+    inferred_type_name; tested equal for every notebook), without importing papermill: that costs
+    each kernel and the report about 2 s (its nbformat -> jsonschema import)."""
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return {}
+    source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    lines = source.splitlines()
+    out = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign) and node.value is not None:
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            kind = ast.get_source_segment(source, node.annotation) if isinstance(node, ast.AnnAssign) else None
+            comment = lines[node.end_lineno - 1][node.end_col_offset:].strip()
+            out[target.id] = {"name": target.id, "inferred_type_name": kind or "None",
+                              "default": "".join(part.strip() for part in  # a multi-line default on one line
+                                                 ast.get_source_segment(source, node.value).splitlines()),
+                              "help": comment.removeprefix("#").strip()}  # fmt: skip
+    return out
 
 
 def defaults(path: Path) -> dict[str, object]:
@@ -193,6 +213,7 @@ def sync_pairs(nbs: list[Path], *, quiet: bool = False) -> list[Path]:
         if not py.exists() or py.stat().st_mtime <= nb.stat().st_mtime:
             continue  # an edit of the .ipynb itself (JupyterLab pairs both) runs as it is
         import jupytext
+        import nbformat
         from jupytext.combine import combine_inputs_with_outputs
 
         edited, stored = jupytext.read(py), nbformat.read(nb, as_version=4)
@@ -327,6 +348,7 @@ def _quiet_libraries() -> Iterator[None]:
 
 
 def _execute(nb: Path, given: dict[str, object], staging: Path, quiet: bool, note: str = "") -> None:
+    import nbformat
     import papermill as pm
     from nbclient.exceptions import DeadKernelError
 
@@ -351,12 +373,25 @@ def _execute(nb: Path, given: dict[str, object], staging: Path, quiet: bool, not
                           "good run in reports/ are unchanged") from None  # fmt: skip
     seconds = time.perf_counter() - t0
     nbformat.write(strip_volatile(nbformat.read(out, as_version=4)), out)
+    html_page(out)  # here, beside the other notebook still running, not serially in the report
     record = {"notebook": nb.stem, **defaults(nb), **given, "given": sorted(given), "seconds": round(seconds, 1),
               "finished": datetime.now().isoformat(timespec="seconds")}  # fmt: skip
     (staging / "runs").mkdir(exist_ok=True)
     (staging / "runs" / f"{nb.stem}.json").write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
     if not quiet:
         print(f"  ran {nb.name:<32} {seconds:6.1f} s {note}".rstrip(), flush=True)
+
+
+def html_page(nb: Path) -> Path:
+    """An executed notebook's page for the report: ``<name>.html`` beside it, prompts hidden."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter()  # one per page: pages are rendered from two threads at once
+    exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
+    body, _ = exporter.from_filename(str(nb))
+    target = nb.with_suffix(".html")
+    write_text_atomic(body, target)
+    return target
 
 
 def _promote(staging: Path, final: Path) -> None:

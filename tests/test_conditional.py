@@ -249,6 +249,12 @@ def test_numpy_prior_and_kernel_are_pyabcs():
     scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
     assert np.all(np.abs(np.cov(draws.T) - cov) < 0.05 * scale)  # SE of a (co)variance from 20,000 draws: about 1%
     assert kernel.pdf(pyabc.Parameter({"a": 0.1, "b": 0.9})) > 0
+    one, theirs = smc.OneModel(), pyabc.RV("randint", 0, 1)  # the model prior: same mass, same draws
+    assert [one.pmf(m) for m in (0, 1)] == [theirs.pmf(m) for m in (0, 1)]
+    with smc.seeded(5):
+        mine = [one.rvs() for _ in range(3)], np.random.random()  # noqa: NPY002 (the state left after)
+    with smc.seeded(5):
+        assert mine == ([theirs.rvs() for _ in range(3)], np.random.random())  # noqa: NPY002
 
 
 @pytest.mark.slow

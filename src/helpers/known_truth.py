@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--own", type=int, default=100, help="papers with a reference table of their own (true shape)")
     ap.add_argument("--pyabc", type=int, default=40, help="papers through pyabc's ABC-SMC, per assumed shape (0.8, 1)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the committed tables' rows of the parts given 0 papers (to run one part again)")
     args = ap.parse_args(argv)
     parts, seconds = [], {}
     runs = [(f"shared table, {label}", {"papers": args.papers, "shape_assumed": shape}) for label, shape in ASSUMPTIONS.items()]
@@ -320,8 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = pd.concat(parts, ignore_index=True)
     out = paths.DOCS / "figures"
     out.mkdir(parents=True, exist_ok=True)
-    coverage(rows).to_csv(out / COVERAGE_TABLE, index=False)
-    agreement(rows).to_csv(out / AGREEMENT_TABLE, index=False)
+    for name, table in ((COVERAGE_TABLE, coverage(rows)), (AGREEMENT_TABLE, agreement(rows))):
+        if args.keep and (out / name).exists():  # the parts not run this time: their committed rows
+            old = pd.read_csv(out / name)
+            ran = set(zip(table["method"], table["assumed"], strict=True))
+            kept = old[[pair not in ran for pair in zip(old["method"], old["assumed"], strict=True)]]
+            order = {m: i for i, m in enumerate(dict.fromkeys([*old["method"], *table["method"]]))}
+            table = pd.concat([kept, table], ignore_index=True).sort_values("method", key=lambda m: m.map(order), kind="stable")
+        table.to_csv(out / name, index=False)
     detail = paths.reports_dir() / "validation"
     detail.mkdir(parents=True, exist_ok=True)
     rows.to_csv(detail / "conditional_known_truth.csv.gz", index=False, float_format="%.6g")

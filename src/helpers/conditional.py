@@ -129,21 +129,9 @@ def compute(paper: str, *, backend: str = "batched", workers: int = 2, client=No
     s = posterior.SETTINGS
     f = posterior.fit(prob, population=population or s["population"], budget=budget or s["budget"],
                       backend=backend, workers=workers, client=client)  # fmt: skip
-    rng = np.random.default_rng(s["seed"])
-    idx = posterior.resample(f, rng)
-    theta, seeds, z = f.theta[idx], f.seeds[idx], f.z[idx]
     t0 = time.perf_counter()
-    parts = []
-    for i in range(0, len(idx), posterior.CHUNK):
-        d = prob.draws(theta[i : i + posterior.CHUNK], seeds[i : i + posterior.CHUNK])
-        parts.append(d.assign(rep=d["rep"] + i))
-    draws = pd.concat(parts, ignore_index=True)
-    # the cohorts drawn again are the kept ones: their targets give the same z-scores
-    again = _target_z(prob, draws, len(idx))
-    same = bool(np.allclose(np.where(np.isfinite(again), again, 0), np.where(np.isfinite(z), z, 0), atol=1e-8))
-    if s["regression_adjustment"]:
-        draws = adjust_draws(draws, z, paper)
-    predictive = _predictive(prob, theta, s["seed"] + 1)
+    draws, idx, same = kept_draws(prob, f, np.random.default_rng(s["seed"]))
+    predictive = _predictive(prob, f.theta[idx], s["seed"] + 1)
     summary = {
         "paper": paper,
         "inputs_hash": inputs_hash(paper),
@@ -160,6 +148,26 @@ def compute(paper: str, *, backend: str = "batched", workers: int = 2, client=No
         "targets_predictive": predictive,
     }
     return summary, draws
+
+
+def kept_draws(prob, f: posterior.Fit, rng: np.random.Generator, size: int | None = None) -> tuple[pd.DataFrame, np.ndarray, bool]:
+    """The conditional draws of a posterior ``f``: ``size`` kept particles resampled by weight (default
+    all), their cohorts simulated again from their seeds and analysed with every printed number, then
+    (``SETTINGS["regression_adjustment"]``) adjusted to an exact match of the targets. Returns (long
+    draws, rep = resampled particle; the particles' indices; whether the cohorts simulated again gave
+    the kept targets' z-scores, as they must)."""
+    idx = posterior.resample(f, rng, size)
+    theta, seeds, z = f.theta[idx], f.seeds[idx], f.z[idx]
+    parts = []
+    for i in range(0, len(idx), posterior.CHUNK):
+        d = prob.draws(theta[i : i + posterior.CHUNK], seeds[i : i + posterior.CHUNK])
+        parts.append(d.assign(rep=d["rep"] + i))
+    draws = pd.concat(parts, ignore_index=True)
+    again = _target_z(prob, draws, len(idx))
+    same = bool(np.allclose(np.where(np.isfinite(again), again, 0), np.where(np.isfinite(z), z, 0), atol=1e-8))
+    if posterior.SETTINGS["regression_adjustment"]:
+        draws = adjust_draws(draws, z, prob.paper)
+    return draws, idx, same
 
 
 def _target_z(prob, draws: pd.DataFrame, m: int) -> np.ndarray:

@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m helpers.known_truth", description=main.__doc__)
     ap.add_argument("--papers", type=int, default=1000, help="papers per assumption, shared reference table")
     ap.add_argument("--own", type=int, default=100, help="papers with a reference table of their own (true shape)")
-    ap.add_argument("--pyabc", type=int, default=40, help="papers through pyabc's ABC-SMC, per assumed shape (0.8, 1)")
+    ap.add_argument("--pyabc", type=int, default=250, help="papers through pyabc's ABC-SMC, per assumed shape (0.8, 1)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--keep", action="store_true",
                     help="keep the committed tables' rows of the parts given 0 papers (to run one part again)")

@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         table = merged(load_study(args.out), table, bands, args.datasets)
         runs = merged(pd.read_csv(runs_path), runs, bands, args.datasets) if runs_path.exists() else runs
     io.write_csv_atomic(table, args.out)
-    io.write_csv_atomic(runs, runs_path)
+    io.write_csv_atomic(runs.dropna(axis=1, how="all"), runs_path)  # a diagnostic no run reports any more
     print(runs.to_string(index=False))
     print(f"{len(table)} rows -> {args.out} in {time.perf_counter() - t0:.0f} s")
     return 0

@@ -104,7 +104,7 @@ validate: $(STAMP) ## full methods-validation study (coverage, type I error) -> 
 	@cp reports/validation/validation.csv docs/figures/validation.csv
 
 .PHONY: validate-conditional
-validate-conditional: $(STAMP) ## known-truth coverage of the conditional bands (1,000 toy papers per assumption, ~1 h) -> docs/figures/conditional_*.csv
+validate-conditional: $(STAMP) ## known-truth coverage of the conditional bands (1,000 toy papers per assumption, 250 through pyabc, ~1.5 h) -> docs/figures/conditional_*.csv
 	@$(PY) -m helpers.known_truth
 
 validate-real: $(STAMP) ## real-data validation study: independent bands (5 data sets x 7 splits x 2 models, ~25 min), then conditional ones (pooled; mimic split of all five, random splits 1-2 of the smaller four, ~25 min on 1 core) -> data/validation/

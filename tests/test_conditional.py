@@ -181,6 +181,11 @@ def test_committed_pyabc_bands_agree_with_the_rejection_bands():
     assert set(agree["method"]) == {"pyabc", "rejection, own table"}
     for r in agree.itertuples():
         assert max(r.mean_abs_diff_lo, r.mean_abs_diff_hi) < 0.1 * r.mean_width_against, r
+    # pyabc on at least 250 of the same papers covers as rejection does: within 2 points (with the
+    # true shape, a paper's two bands differ in about one paper in forty: 0.8 points at 250 papers)
+    pyabc = agree[(agree["method"] == "pyabc") & (agree["assumed"] == known_truth._label(known_truth.TRUE_SHAPE))]
+    assert len(pyabc) == 2 and pyabc["papers"].min() >= 250
+    assert ((pyabc["coverage"] - pyabc["coverage_against"]).abs() <= 0.02).all(), pyabc
 
 
 def test_posterior_is_reproducible_for_its_seed():

@@ -306,3 +306,11 @@ def test_after_a_single_notebook_without_a_scorecard_the_report_says_how_to_get_
 def test_every_registered_paper_states_its_source_kind():
     missing = [p for p in ledger.PAPERS if ledger.load_paper(p).source_kind is None]
     assert not missing, f"add source_kind (one of {sorted(ledger.SOURCE_KINDS)}) to data/reported/<paper>.yaml: {missing}"
+
+
+def test_the_known_truth_study_is_shown_with_every_sampler(site):
+    """The committed known-truth study (docs/figures) reaches the report: each sampler's rows."""
+    text = _text(site)
+    assert "Known truth: do the bands cover what they should?" in text
+    section = text[text.index("Known truth: do the bands"):]
+    assert "rejection, shared table" in section and "pyabc" in section

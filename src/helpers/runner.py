@@ -125,10 +125,10 @@ def changed(name: str, params: dict) -> dict[str, object]:
     """Of ``params`` (a run's record or a kernel's values), those unlike notebook ``name``'s
     defaults and used by it: what makes its numbers differ from the committed notebook's."""
     path = paths.NOTEBOOKS / f"{name}.ipynb"
-    declared = _inspect(path) if path.exists() else {}
-    return {k: v for k, v in params.items()
-            if k in declared and "not used here" not in (declared[k].get("help") or "")
-            and _literal(declared[k]["default"]) != v}  # fmt: skip
+    if not path.exists():
+        return {}
+    declared, skip = defaults(path), unused(path)  # reading the parameters cell is cheap (_inspect)
+    return {k: v for k, v in params.items() if k in declared and k not in skip and declared[k] != v}
 
 
 def _literal(text: str) -> object:
